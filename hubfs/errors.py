@@ -1,0 +1,74 @@
+"""Every hubfs error, in one place.
+
+Each error also subclasses the builtin a caller would naturally catch (``ValueError`` for bad input,
+``PermissionError`` for read-only, ``OSError`` for store failures), so generic code keeps working.
+"""
+from __future__ import annotations
+
+
+class HubfsError(Exception):
+    """Base of all hubfs errors."""
+
+
+class SchemaError(HubfsError, ValueError):
+    """A schema is malformed, or does not match the stored one."""
+
+
+class CodecError(HubfsError, ValueError):
+    """Bytes do not decode, or an array cannot be encoded, in a given format."""
+
+
+class SampleError(HubfsError, ValueError):
+    """A value does not fit its tensor at an index; names the tensor, the index and the reason."""
+
+    def __init__(self, tensor: str, index: int | str, reason: str):
+        self.tensor = tensor
+        self.index = index
+        self.reason = reason
+        super().__init__(f"tensor {tensor!r}, index {index}: {reason}")
+
+
+class ClassLabelValueError(SampleError):
+    """A class label that is not one of the tensor's classes."""
+
+
+class IndexOutOfRangeError(HubfsError, IndexError):
+    """An index beyond the dataset's length."""
+
+
+class TensorNotFoundError(HubfsError, KeyError):
+    """A key that names no tensor of the schema."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class ReadOnlyError(HubfsError, PermissionError):
+    """A write to a dataset opened read-only (Hub 1.x called it ReadModeException)."""
+
+
+ReadModeException = ReadOnlyError
+
+
+class DatasetNotFoundError(HubfsError, FileNotFoundError):
+    """No dataset at the url, and the mode does not create one."""
+
+
+class NotADatasetError(HubfsError, FileExistsError):
+    """The url holds something that is not a hubfs dataset; it is never overwritten."""
+
+
+class DatasetClosedError(HubfsError, RuntimeError):
+    """Use of a dataset after ``close()``."""
+
+
+class LockedError(HubfsError, BlockingIOError):
+    """Another live process holds the dataset's writer lock."""
+
+
+class StoreError(HubfsError, OSError):
+    """The storage backend failed (unreachable, timed out, permission denied, ...)."""
+
+
+class ConfigError(HubfsError, ValueError):
+    """A bad url, token or configuration value."""

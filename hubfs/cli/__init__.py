@@ -1,0 +1,1 @@
+"""The ``hubfs`` command line."""

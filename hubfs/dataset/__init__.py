@@ -1,0 +1,1 @@
+"""The dataset engine: schema, storage, cache, tensors, datasets and views."""

@@ -16,6 +16,8 @@ import fsspec
 from hubfs.dataset.backends import filesystem_for, is_remote
 from hubfs.errors import StoreError
 
+_PUT_IF_ABSENT = threading.Lock()  # makes put_if_absent atomic within a process (memory://)
+
 
 class Store:
     """Keys (``"image/data/c/0"``) under one root of an fsspec file system."""
@@ -91,6 +93,15 @@ class Store:
             self.fs.pipe_file(self._path(key), bytes(data))
         except Exception as exc:
             raise self._fail("write", key, exc) from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create ``key`` unless it exists; True when this call created it (best effort on object stores:
+        write, then read back to see whose bytes won)."""
+        with _PUT_IF_ABSENT:
+            if self.exists(key):
+                return False
+            self.put(key, data)
+        return self.get(key) == bytes(data)
 
     def delete(self, key: str) -> None:
         try:
@@ -196,6 +207,21 @@ class LocalStore(Store):
                 pass
             raise self._fail("write", key, exc) from exc
         self._forget(path)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise self._fail("write", key, exc) from exc
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return True
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -1,0 +1,245 @@
+"""The two kinds of zarr v3 arrays the engine reads and writes itself, through the dataset cache.
+
+``ChunkedArray``: a regular array chunked along the sample axis only; read and written by whole chunks.
+``SampleArray``: a sharded variable-length bytes array with one sample per inner chunk; a sample read is a
+cached shard-index lookup plus one ranged read, writes collect per shard and are written as whole shards.
+Both skip zarr-python's per-call costs (FIELD-NOTES: 150-950 µs per read) while the bytes stay standard.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hubfs.codecs.compress import decode_chunk, encode_chunk
+from hubfs.dataset import layout
+from hubfs.dataset.cache import Cache
+from hubfs.dataset.storage import Store
+
+
+class ChunkedArray:
+    """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded."""
+
+    def __init__(self, store: Store, cache: Cache, path: str, dtype: np.dtype, item_shape: tuple,
+                 chunk_len: int, compressor: str | None):
+        self.store, self.cache, self.path = store, cache, path
+        self.dtype = np.dtype(dtype)
+        self.item_shape = tuple(item_shape)
+        self.chunk_len = int(chunk_len)
+        self.compressor = compressor
+
+    def doc(self, length: int) -> bytes:
+        return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
+                                        (self.chunk_len,) + self.item_shape, self.compressor)
+
+    def _key(self, chunk: int) -> str:
+        return layout.chunk_key(self.path, chunk, 1 + len(self.item_shape))
+
+    def chunk(self, c: int) -> np.ndarray:
+        """Decoded chunk ``c`` (zeros where never written), cached; writable, owned by the cache."""
+        ckey = ("c", self.path, c)
+        arr = self.cache.get(ckey)
+        if arr is None:
+            data = self.store.get(self._key(c))
+            shape = (self.chunk_len,) + self.item_shape
+            if data is None:
+                arr = np.zeros(shape, self.dtype)
+            else:
+                raw = bytearray(decode_chunk(data, self.compressor))
+                arr = np.frombuffer(raw, dtype=self.dtype.newbyteorder("<")).reshape(shape)
+            self.cache.put(ckey, arr, arr.nbytes + 100)
+        return arr
+
+    def get(self, i: int) -> np.ndarray:
+        c, o = divmod(i, self.chunk_len)
+        return self.chunk(c)[o]
+
+    def get_range(self, start: int, stop: int) -> np.ndarray:
+        parts = []
+        i = start
+        while i < stop:
+            c, o = divmod(i, self.chunk_len)
+            n = min(self.chunk_len - o, stop - i)
+            parts.append(self.chunk(c)[o:o + n])
+            i += n
+        if not parts:
+            return np.zeros((0,) + self.item_shape, self.dtype)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+
+    def set(self, i: int, value) -> None:
+        c, o = divmod(i, self.chunk_len)
+        arr = self.chunk(c)
+        arr[o] = value
+        self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
+
+    def _writeback(self, c: int):
+        key = self._key(c)
+        return lambda arr: self.store.put(key, encode_chunk(arr, self.compressor))
+
+    def truncate(self, length: int, old_length: int) -> None:
+        """Forget samples at ``length`` and beyond: zero the tail of the edge chunk, delete later chunks."""
+        c, o = divmod(length, self.chunk_len)
+        if o:
+            arr = self.chunk(c)
+            arr[o:] = 0
+            self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
+            c += 1
+        last = (old_length - 1) // self.chunk_len if old_length else -1
+        for k in range(c, last + 1):
+            self.cache.discard(("c", self.path, k))
+            self.store.delete(self._key(k))
+
+
+class SampleArray:
+    """Sharded variable-length bytes array ``path``: shard ``s`` holds samples [s*S, (s+1)*S)."""
+
+    def __init__(self, store: Store, cache: Cache, path: str, shard_len: int):
+        self.store, self.cache, self.path = store, cache, path
+        self.shard_len = int(shard_len)
+        self._index_nbytes = layout.shard_index_nbytes(self.shard_len)
+        self._last_read = -2
+
+    def doc(self, length: int) -> bytes:
+        return layout.sample_array_doc(length, self.shard_len)
+
+    def _key(self, s: int) -> str:
+        return layout.chunk_key(self.path, s, 1)
+
+    def index(self, s: int) -> np.ndarray:
+        """(S, 2) [offset, nbytes] of shard ``s``; all EMPTY when the shard does not exist."""
+        ikey = ("i", self.path, s)
+        idx = self.cache.get(ikey)
+        if idx is None:
+            key = self._key(s)
+            size = self.store.size(key)
+            if size is None:
+                idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
+            else:
+                tail = self.store.get_range(key, size - self._index_nbytes, size)
+                idx = layout.decode_shard_index(tail, self.shard_len)
+            self.cache.put(ikey, idx, idx.nbytes + 100)
+        return idx
+
+    def _pending(self, s: int) -> dict | None:
+        return self.cache.get(("w", self.path, s))
+
+    def get(self, i: int) -> bytes | None:
+        """The stored bytes of sample ``i``, or None when it has none."""
+        s, o = divmod(i, self.shard_len)
+        pending = self._pending(s)
+        if pending is not None and o in pending:
+            return pending[o]
+        idx = self.index(s)
+        off, n = int(idx[o, 0]), int(idx[o, 1])
+        if off == layout.EMPTY:
+            return None
+        whole = self.cache.get(("b", self.path, s))
+        sequential = i == self._last_read + 1 and o > 0
+        self._last_read = i
+        if whole is None and sequential:
+            # A scan in order: fetch the rest of the shard in one read (read-ahead) instead of many.
+            whole = self._fetch_span(s, idx, o)
+        if whole is not None:
+            base, buf = whole
+            if off >= base and off + n <= base + len(buf):
+                return layout.vlen_payload(memoryview(buf)[off - base:off - base + n])
+        return layout.vlen_payload(self.store.get_range(self._key(s), off, off + n))
+
+    def _fetch_span(self, s: int, idx: np.ndarray, first: int) -> tuple[int, bytes] | None:
+        present = idx[first:, 0] != layout.EMPTY
+        if not present.any():
+            return None
+        offs = idx[first:][present]
+        lo = int(offs[:, 0].min())
+        hi = int((offs[:, 0] + offs[:, 1]).max())
+        buf = self.store.get_range(self._key(s), lo, hi)
+        self.cache.put(("b", self.path, s), (lo, buf), len(buf) + 100)
+        return lo, buf
+
+    def get_range(self, start: int, stop: int) -> list[bytes | None]:
+        """Stored bytes of samples [start, stop): one read per shard touched."""
+        out: list[bytes | None] = []
+        i = start
+        while i < stop:
+            s, o = divmod(i, self.shard_len)
+            n = min(self.shard_len - o, stop - i)
+            pending = self._pending(s) or {}
+            idx = self.index(s)
+            want = [j for j in range(o, o + n) if j not in pending and idx[j, 0] != layout.EMPTY]
+            span = None
+            if want:
+                rows = idx[want]
+                lo = int(rows[:, 0].min())
+                hi = int((rows[:, 0] + rows[:, 1]).max())
+                span = (lo, self.store.get_range(self._key(s), lo, hi))
+            for j in range(o, o + n):
+                if j in pending:
+                    out.append(pending[j])
+                elif idx[j, 0] == layout.EMPTY:
+                    out.append(None)
+                else:
+                    off, size = int(idx[j, 0]) - span[0], int(idx[j, 1])
+                    out.append(layout.vlen_payload(memoryview(span[1])[off:off + size]))
+            i += n
+        return out
+
+    def nbytes(self, i: int) -> int | None:
+        """Size of sample ``i``'s stored bytes without reading them."""
+        s, o = divmod(i, self.shard_len)
+        pending = self._pending(s)
+        if pending is not None and o in pending:
+            data = pending[o]
+            return None if data is None else len(data)
+        off, n = self.index(s)[o]
+        return None if int(off) == layout.EMPTY else int(n) - 8
+
+    def set(self, i: int, data: bytes | None) -> None:
+        """Set (or with None, remove) sample ``i``; written with its shard on flush or eviction."""
+        s, o = divmod(i, self.shard_len)
+        wkey = ("w", self.path, s)
+        pending = self.cache.get(wkey)
+        if pending is None:
+            pending = {}
+        old = pending.get(o)
+        pending[o] = data
+        size = sum(len(v) + 64 for v in pending.values() if v is not None) + 64 * len(pending)
+        del old
+        self.cache.put(wkey, pending, size, writeback=lambda p, s=s: self._write_shard(s, p))
+
+    def _write_shard(self, s: int, pending: dict) -> None:
+        idx = self.index(s)
+        samples: list[bytes | None] = [None] * self.shard_len
+        keep = [j for j in range(self.shard_len) if idx[j, 0] != layout.EMPTY and j not in pending]
+        if keep:
+            data = self.store.get(self._key(s))
+            if data is None:
+                raise FileNotFoundError(self._key(s))
+            view = memoryview(data)
+            for j in keep:
+                off, n = int(idx[j, 0]), int(idx[j, 1])
+                samples[j] = layout.vlen_payload(view[off:off + n])
+        for j, value in pending.items():
+            samples[j] = value
+        key = self._key(s)
+        self.cache.discard(("b", self.path, s))
+        if all(v is None for v in samples):
+            self.store.delete(key)
+            new_idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
+        else:
+            shard = layout.encode_shard(samples)
+            self.store.put(key, shard)
+            new_idx = layout.decode_shard_index(shard[-self._index_nbytes:], self.shard_len).copy()
+        self.cache.put(("i", self.path, s), new_idx, new_idx.nbytes + 100)
+        # The pending writes are now in the shard: forget them so reads use the fresh index.
+        self.cache.discard(("w", self.path, s))
+
+    def truncate(self, length: int, old_length: int) -> None:
+        """Forget samples at ``length`` and beyond."""
+        s, o = divmod(length, self.shard_len)
+        if o:
+            for j in range(length, min(old_length, (s + 1) * self.shard_len)):
+                self.set(j, None)
+            s += 1
+        last = (old_length - 1) // self.shard_len if old_length else -1
+        for k in range(s, last + 1):
+            for kind in ("w", "i", "b"):
+                self.cache.discard((kind, self.path, k))
+            self.store.delete(self._key(k))

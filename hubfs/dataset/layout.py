@@ -1,0 +1,119 @@
+"""The bytes on the store: zarr v3 metadata documents, chunk keys and the sharding format.
+
+Everything here is pure (no I/O) so that it can be checked against zarr-python in tests: the engine
+writes what zarr would write and reads what zarr would read.
+"""
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+from crc32c import crc32c
+
+from hubfs.errors import CodecError
+
+EMPTY = 0xFFFFFFFFFFFFFFFF  # shard index entry of an inner chunk that does not exist
+ZARR_JSON = "zarr.json"
+
+
+def group_doc(attributes: dict) -> bytes:
+    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}, indent=1).encode()
+
+
+def _array_doc(shape: tuple, data_type: str, chunk_shape: tuple, fill_value, codecs: list, attributes: dict) -> bytes:
+    return json.dumps({
+        "zarr_format": 3, "node_type": "array", "shape": list(shape), "data_type": data_type,
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunk_shape)}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": fill_value, "codecs": codecs, "attributes": attributes, "storage_transformers": [],
+    }, indent=1).encode()
+
+
+def compressor_codecs(compressor: str | None, dtype: np.dtype) -> list:
+    """zarr v3 bytes-to-bytes codecs for a chunk compressor name."""
+    if compressor == "lz4":
+        return [{"name": "blosc", "configuration": {"typesize": int(dtype.itemsize), "cname": "lz4", "clevel": 5,
+                                                    "shuffle": "shuffle" if dtype.itemsize > 1 else "noshuffle",
+                                                    "blocksize": 0}}]
+    if compressor == "zstd":
+        return [{"name": "zstd", "configuration": {"level": 1, "checksum": False}}]
+    return []
+
+
+def chunked_array_doc(shape: tuple, dtype: np.dtype, chunk_shape: tuple, compressor: str | None,
+                      attributes: dict | None = None) -> bytes:
+    """A regular numeric array whose chunks are compressed with blosc-lz4 / zstd / nothing."""
+    fill = False if dtype.kind == "b" else (0.0 if dtype.kind == "f" else 0)
+    codecs = [{"name": "bytes", "configuration": {"endian": "little"}}] + compressor_codecs(compressor, dtype)
+    if dtype.itemsize == 1:
+        codecs[0] = {"name": "bytes", "configuration": {}}
+    return _array_doc(shape, str(dtype), chunk_shape, fill, codecs, attributes or {})
+
+
+def sample_array_doc(length: int, shard_len: int, attributes: dict | None = None) -> bytes:
+    """A 1-D variable-length bytes array, sharded, one sample per inner chunk (one byte range each)."""
+    codecs = [{"name": "sharding_indexed", "configuration": {
+        "chunk_shape": [1],
+        "codecs": [{"name": "vlen-bytes", "configuration": {}}],
+        "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+        "index_location": "end"}}]
+    return _array_doc((length,), "variable_length_bytes", (shard_len,), "", codecs, attributes or {})
+
+
+def resize_doc(doc: bytes, length: int) -> bytes:
+    """The same array metadata with a new first dimension."""
+    meta = json.loads(doc)
+    meta["shape"][0] = int(length)
+    return json.dumps(meta, indent=1).encode()
+
+
+def chunk_key(array: str, chunk: int, ndim: int) -> str:
+    """Key of chunk number ``chunk`` along the sample axis (other axes are one chunk)."""
+    return f"{array}/c/{chunk}" + "/0" * (ndim - 1)
+
+
+# -- sharding ------------------------------------------------------------------------------------
+def shard_index_nbytes(shard_len: int) -> int:
+    return 16 * shard_len + 4
+
+
+def decode_shard_index(tail: bytes, shard_len: int) -> np.ndarray:
+    """(shard_len, 2) uint64 [offset, nbytes] from the index at a shard's end; checks its crc32c."""
+    body, crc = tail[:-4], tail[-4:]
+    if len(tail) != shard_index_nbytes(shard_len) or struct.unpack("<I", crc)[0] != crc32c(body):
+        raise CodecError("shard index is corrupt (bad size or checksum)")
+    return np.frombuffer(body, dtype="<u8").reshape(shard_len, 2)
+
+
+def encode_shard(samples: list[bytes | None]) -> bytes:
+    """A whole shard: each present sample as a vlen-bytes inner chunk, then the index and its crc32c."""
+    parts = []
+    index = np.full((len(samples), 2), EMPTY, dtype="<u8")
+    offset = 0
+    for i, data in enumerate(samples):
+        if data is None:
+            continue
+        chunk = vlen_chunk(data)
+        parts.append(chunk)
+        index[i] = (offset, len(chunk))
+        offset += len(chunk)
+    body = index.tobytes()
+    parts.append(body)
+    parts.append(struct.pack("<I", crc32c(body)))
+    return b"".join(parts)
+
+
+def vlen_chunk(data: bytes) -> bytes:
+    """numcodecs VLenBytes encoding of one element: item count, then length and bytes."""
+    return struct.pack("<II", 1, len(data)) + data
+
+
+def vlen_payload(chunk: bytes | memoryview) -> bytes:
+    """The element of a one-element vlen-bytes chunk."""
+    if len(chunk) < 8:
+        raise CodecError("inner chunk is too short")
+    count, size = struct.unpack_from("<II", chunk, 0)
+    if count != 1 or size != len(chunk) - 8:
+        raise CodecError("inner chunk is not one vlen-bytes element")
+    return bytes(chunk[8:])

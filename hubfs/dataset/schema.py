@@ -1,0 +1,511 @@
+"""Schema types: what each tensor holds, how it is stored, and which file the mount shows for it.
+
+The names and arguments are Hub 1.x's (``Tensor``, ``Primitive``, ``Image``, ``ClassLabel``, ``Text``,
+``BBox``, ``Mask``, ``Audio``, ``Video``, ``Polygon``, ``Segmentation``, ``Sequence``); a schema is a
+(nested) dict of them. Bad combinations fail here, when the schema is built, not at the first write.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from hubfs.codecs import IMAGE_CODECS, SAMPLE_COMPRESSORS
+from hubfs.errors import SchemaError
+
+Shape = tuple  # of int | None
+
+_DEFAULT = object()  # "argument not given", so each type picks its own default compressor
+TEXT_DTYPE = "str"
+CHUNK_TARGET_BYTES = 1 << 20  # decoded size of one chunk (chunked layout)
+SHARD_TARGET_BYTES = 8 << 20  # estimated stored size of one shard (sample layout)
+MAX_SAMPLES_PER_SHARD = 4096
+
+
+def _parse_shape(shape: Any, what: str) -> Shape:
+    if shape is None:
+        return ()
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(None if d is None else int(d) for d in shape)
+    except TypeError as exc:
+        raise SchemaError(f"{what} must be a tuple of ints or None, not {shape!r}") from exc
+    if any(d is not None and d < 0 for d in dims):
+        raise SchemaError(f"{what} {dims} has a negative dimension")
+    return dims
+
+
+class Tensor:
+    """An n-dimensional array per sample; ``None`` dims are dynamic, bounded by ``max_shape`` if given."""
+
+    kind = "Tensor"
+    file_format = "npy"
+    default_compressor: str | None = "lz4"
+    default_shape: Shape = (None,)
+    default_dtype = "int64"
+
+    def __init__(self, shape: Any = _DEFAULT, dtype: Any = _DEFAULT, max_shape: Any = None,
+                 chunks: Any = None, compressor: Any = _DEFAULT):
+        self.shape: Shape = _parse_shape(self.default_shape if shape is _DEFAULT else shape, "shape")
+        self.dtype = self._parse_dtype(self.default_dtype if dtype is _DEFAULT else dtype)
+        self.max_shape: Shape | None = self._parse_max_shape(max_shape)
+        self.compressor = self.default_compressor if compressor is _DEFAULT else compressor
+        self.chunks = self._parse_chunks(chunks)
+        self._check()
+
+    # -- parsing ---------------------------------------------------------------------------------
+    def _parse_dtype(self, dtype: Any) -> np.dtype:
+        if isinstance(dtype, Tensor):
+            raise SchemaError(f"{self.kind}: dtype must be a numeric dtype, not a {dtype.kind} schema")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError as exc:
+            raise SchemaError(f"{self.kind}: {dtype!r} is not a dtype") from exc
+        if dt.kind not in "biuf" and dt.kind != "c":
+            raise SchemaError(f"{self.kind}: dtype {dt} is not numeric or bool")
+        return dt
+
+    def _parse_max_shape(self, max_shape: Any) -> Shape | None:
+        if max_shape is None:
+            if all(d is not None for d in self.shape):
+                return self.shape
+            return None
+        dims = _parse_shape(max_shape, "max_shape")
+        if len(dims) != len(self.shape):
+            raise SchemaError(f"{self.kind}: max_shape {dims} and shape {self.shape} differ in rank")
+        for d, m in zip(self.shape, dims):
+            if d is not None and m is not None and d != m:
+                raise SchemaError(f"{self.kind}: max_shape {dims} differs from the fixed dims of shape {self.shape}")
+        return tuple(d if d is not None else m for d, m in zip(self.shape, dims))
+
+    def _parse_chunks(self, chunks: Any) -> int | None:
+        if chunks is None or chunks is True:
+            return None
+        if isinstance(chunks, (tuple, list)):
+            chunks = chunks[0] if chunks else None
+        if chunks is None:
+            return None
+        if int(chunks) < 1:
+            raise SchemaError(f"{self.kind}: chunks must be at least 1 sample, not {chunks}")
+        return int(chunks)
+
+    def _check(self) -> None:
+        if self.compressor not in SAMPLE_COMPRESSORS:
+            raise SchemaError(f"{self.kind}: unknown compressor {self.compressor!r}; "
+                              f"choose one of {', '.join(map(str, SAMPLE_COMPRESSORS))}")
+        if self.compressor in IMAGE_CODECS:
+            reason = IMAGE_CODECS[self.compressor].check(self.shape, self.dtype)
+            if reason:
+                raise SchemaError(f"{self.kind}: compressor {self.compressor!r} does not fit: {reason}")
+
+    # -- properties ------------------------------------------------------------------------------
+    @property
+    def is_dynamic(self) -> bool:
+        return any(d is None for d in self.shape)
+
+    @property
+    def is_text(self) -> bool:
+        return False
+
+    @property
+    def layout(self) -> str:
+        """'chunked' (many samples per compressed chunk) or 'samples' (one byte range per sample)."""
+        if self.is_dynamic or self.is_text or self.compressor in IMAGE_CODECS or self.file_format in ("png", "jpg"):
+            return "samples"
+        return "chunked"
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def sample_nbytes_estimate(self) -> int:
+        dims = self.max_shape or tuple(d or 256 for d in self.shape)
+        return max(1, int(np.prod([d or 256 for d in dims])) * self.dtype.itemsize)
+
+    def samples_per_chunk(self) -> int:
+        """Samples per chunk (chunked layout) or per shard (sample layout)."""
+        if self.chunks:
+            return self.chunks
+        if self.layout == "chunked":
+            n = CHUNK_TARGET_BYTES // self.sample_nbytes_estimate()
+            return int(min(65536, max(1, 1 << max(0, int(n).bit_length() - 1))))
+        ratio = 3 if self.compressor in IMAGE_CODECS else 1
+        n = SHARD_TARGET_BYTES * ratio // self.sample_nbytes_estimate()
+        return int(min(MAX_SAMPLES_PER_SHARD, max(1, 1 << max(0, int(n).bit_length() - 1))))
+
+    # -- values ----------------------------------------------------------------------------------
+    def empty_value(self) -> Any:
+        """What a sample without a value reads as: zeros of the fixed shape, or an empty array."""
+        return np.zeros(tuple(d or 0 for d in self.shape), self.dtype)
+
+    def coerce(self, value: Any) -> Any:
+        """The value as this tensor stores it; ValueError with the reason when it does not fit."""
+        arr = np.asarray(value)
+        if arr.dtype != self.dtype:
+            arr = _cast(arr, self.dtype)
+        if arr.ndim != len(self.shape):
+            raise ValueError(f"expected {len(self.shape)} dimensions {self._shape_text()}, got shape {arr.shape}")
+        limit = self.max_shape or self.shape
+        for got, fixed, top in zip(arr.shape, self.shape, limit):
+            if fixed is not None and got != fixed:
+                raise ValueError(f"expected shape {self._shape_text()}, got {arr.shape}")
+            if top is not None and got > top:
+                raise ValueError(f"shape {arr.shape} exceeds max_shape {self.max_shape}")
+        return arr
+
+    def _shape_text(self) -> str:
+        text = str(tuple("None" if d is None else d for d in self.shape)).replace("'", "")
+        if self.is_dynamic and self.max_shape:
+            text += f" within max_shape {self.max_shape}"
+        return text
+
+    # -- serialisation ---------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        out = {"type": self.kind, "shape": list(self.shape), "dtype": str(self.dtype),
+               "max_shape": None if self.max_shape is None else list(self.max_shape),
+               "chunks": self.chunks, "compressor": self.compressor}
+        out.update(self._extra_json())
+        return out
+
+    def _extra_json(self) -> dict:
+        return {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tensor) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.to_json().items() if k != "type" and v is not None)
+        return f"{self.kind}({args})"
+
+
+def _cast(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Cast when no value changes: safe casts, integers that fit, and float to float."""
+    if np.can_cast(arr.dtype, dtype, "safe"):
+        return arr.astype(dtype)
+    if arr.dtype.kind in "biu" and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if arr.size == 0 or (int(arr.min()) >= info.min and int(arr.max()) <= info.max):
+            return arr.astype(dtype)
+        raise ValueError(f"values outside the range of {dtype} [{info.min}, {info.max}]")
+    if arr.dtype.kind in "biu" and dtype.kind == "b":
+        if arr.size == 0 or set(np.unique(arr).tolist()) <= {0, 1}:
+            return arr.astype(bool)
+    if arr.dtype.kind == "f" and dtype.kind == "f":
+        return arr.astype(dtype)
+    raise ValueError(f"cannot cast {arr.dtype} to {dtype} without losing values")
+
+
+class Primitive(Tensor):
+    """One scalar per sample."""
+
+    kind = "Primitive"
+
+    def __init__(self, dtype: Any = "int64", chunks: Any = None, compressor: Any = _DEFAULT):
+        super().__init__(shape=(), dtype=dtype, chunks=chunks, compressor=compressor)
+
+    def coerce(self, value: Any) -> Any:
+        return super().coerce(value)
+
+
+class _Classes:
+    """Class names shared by ClassLabel and Segmentation: ``num_classes`` | ``names`` | ``names_file``."""
+
+    def _init_classes(self, num_classes: Any, names: Any, names_file: Any) -> None:
+        given = [x is not None for x in (num_classes, names, names_file)]
+        if sum(given) > 1:
+            raise SchemaError(f"{self.kind}: give only one of num_classes, names and names_file")
+        if names_file is not None:
+            with open(names_file, encoding="utf-8") as f:
+                names = [line.strip() for line in f if line.strip()]
+        self.names: list[str] | None = [str(n) for n in names] if names is not None else None
+        if self.names is not None:
+            if len(set(self.names)) != len(self.names):
+                raise SchemaError(f"{self.kind}: class names are not unique")
+            num_classes = len(self.names)
+        self.num_classes: int | None = int(num_classes) if num_classes is not None else None
+        if self.num_classes is not None and self.num_classes < 1:
+            raise SchemaError(f"{self.kind}: num_classes must be at least 1")
+
+    def str2int(self, name: str) -> int:
+        if self.names is None or name not in self.names:
+            raise ValueError(f"{name!r} is not a class name" + (f"; classes are {self.names}" if self.names else ""))
+        return self.names.index(name)
+
+    def int2str(self, label: int) -> str:
+        if self.names is None:
+            return str(int(label))
+        return self.names[int(label)]
+
+    def _range_text(self) -> str:
+        return f"0..{self.num_classes - 1}" + (f" or one of {self.names}" if self.names else "")
+
+    def _classes_json(self) -> dict:
+        return {"num_classes": self.num_classes, "names": self.names}
+
+
+class ClassLabel(_Classes, Tensor):
+    """An integer class per sample; write ints or names, read ints or (``label_name=True``) names."""
+
+    kind = "ClassLabel"
+    file_format = "txt"
+
+    def __init__(self, num_classes: int | None = None, names: Iterable[str] | None = None,
+                 names_file: str | None = None, chunks: Any = None, compressor: Any = _DEFAULT):
+        self._init_classes(num_classes, names, names_file)
+        Tensor.__init__(self, shape=(), dtype="int64", chunks=chunks, compressor=compressor)
+
+    def coerce(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "strict")
+        if isinstance(value, str):
+            try:
+                return np.asarray(self.str2int(value), dtype=np.int64)
+            except ValueError as exc:
+                raise ValueError(f"{exc}; valid labels are {self._range_text()}") from None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"a class label is an int or a class name, not {type(value).__name__}")
+        if self.num_classes is not None and not 0 <= int(value) < self.num_classes:
+            raise ValueError(f"label {int(value)} is outside the valid range {self._range_text()}")
+        return np.asarray(int(value), dtype=np.int64)
+
+    def _extra_json(self) -> dict:
+        return self._classes_json()
+
+
+class Text(Tensor):
+    """A Unicode string per sample (stored as UTF-8); ``max_shape=(n,)`` bounds its length in characters."""
+
+    kind = "Text"
+    file_format = "txt"
+
+    def __init__(self, shape: Any = (None,), dtype: Any = "int64", max_shape: Any = None,
+                 chunks: Any = None, compressor: Any = _DEFAULT):
+        super().__init__(shape=shape, dtype="uint8", max_shape=max_shape, chunks=chunks, compressor=compressor)
+        if len(self.shape) != 1:
+            raise SchemaError(f"Text: shape must be one-dimensional, not {self.shape}")
+        if self.compressor in IMAGE_CODECS:
+            raise SchemaError(f"Text: compressor {self.compressor!r} is for images")
+
+    def _check(self) -> None:
+        if self.compressor not in SAMPLE_COMPRESSORS:
+            raise SchemaError(f"Text: unknown compressor {self.compressor!r}")
+
+    @property
+    def is_text(self) -> bool:
+        return True
+
+    def empty_value(self) -> str:
+        return ""
+
+    def coerce(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.dtype.kind in "US":
+            value = value.item()
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"text is not valid UTF-8: {exc}") from None
+        if not isinstance(value, str):
+            raise ValueError(f"expected str, got {type(value).__name__}")
+        limit = (self.max_shape or self.shape)[0]
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"text of {len(value)} characters exceeds max_shape ({limit},)")
+        return value
+
+    def to_json(self) -> dict:
+        out = super().to_json()
+        out["dtype"] = TEXT_DTYPE
+        return out
+
+
+class Image(Tensor):
+    """An image (H, W) or (H, W, C); stored as PNG by default, so the mount serves it as stored."""
+
+    kind = "Image"
+    default_compressor = "png"
+    default_shape = (None, None, None)
+    default_dtype = "uint8"
+
+    @property
+    def file_format(self) -> str:  # type: ignore[override]
+        return "jpg" if self.compressor == "jpeg" else "png"
+
+    def _check(self) -> None:
+        if len(self.shape) not in (2, 3):
+            raise SchemaError(f"{self.kind}: shape must be (height, width) or (height, width, channels), not {self.shape}")
+        super()._check()
+
+
+class Mask(Image):
+    """A boolean mask (H, W, 1); stored as 1-bit PNG."""
+
+    kind = "Mask"
+    default_shape = (None, None, 1)
+    default_dtype = "bool"
+
+
+class Segmentation(_Classes, Image):
+    """A per-pixel class map (H, W, 1) with class names like ClassLabel."""
+
+    kind = "Segmentation"
+    default_shape = (None, None, 1)
+
+    def __init__(self, shape: Any = _DEFAULT, dtype: Any = "uint8", num_classes: int | None = None,
+                 names: Iterable[str] | None = None, names_file: str | None = None, max_shape: Any = None,
+                 chunks: Any = None, compressor: Any = _DEFAULT):
+        self._init_classes(num_classes, names, names_file)
+        Image.__init__(self, shape=shape, dtype=dtype, max_shape=max_shape, chunks=chunks, compressor=compressor)
+
+    def _extra_json(self) -> dict:
+        return self._classes_json()
+
+
+class BBox(Tensor):
+    """A bounding box (4 coordinates by default); the mount shows it as JSON."""
+
+    kind = "BBox"
+    file_format = "json"
+    default_shape = (4,)
+    default_dtype = "float64"
+
+
+class Polygon(Tensor):
+    """A list of (x, y) points; the mount shows it as JSON."""
+
+    kind = "Polygon"
+    file_format = "json"
+    default_shape = (None, 2)
+    default_dtype = "int32"
+
+
+class Audio(Tensor):
+    """A waveform (samples,) or (samples, channels); the mount shows it as WAV."""
+
+    kind = "Audio"
+    file_format = "wav"
+    default_shape = (None,)
+    default_dtype = "int64"
+
+    def __init__(self, shape: Any = _DEFAULT, dtype: Any = _DEFAULT, file_format: str | None = None,
+                 sample_rate: int | None = None, max_shape: Any = None, chunks: Any = None,
+                 compressor: Any = _DEFAULT):
+        if file_format not in (None, "wav"):
+            raise SchemaError(f"Audio: file_format {file_format!r} is not supported; samples are stored as arrays and shown as wav")
+        self.sample_rate = int(sample_rate) if sample_rate is not None else None
+        super().__init__(shape=shape, dtype=dtype, max_shape=max_shape, chunks=chunks, compressor=compressor)
+        if len(self.shape) not in (1, 2):
+            raise SchemaError(f"Audio: shape must be (samples,) or (samples, channels), not {self.shape}")
+
+    def _extra_json(self) -> dict:
+        return {"sample_rate": self.sample_rate}
+
+
+class Video(Tensor):
+    """Frames (T, H, W, C) per sample."""
+
+    kind = "Video"
+    default_shape = (None, None, None, None)
+    default_dtype = "uint8"
+
+
+class Sequence(Tensor):
+    """A variable-length sequence of a numeric dtype or of fixed-shape ``Tensor`` items."""
+
+    kind = "Sequence"
+
+    def __init__(self, shape: Any = (None,), max_shape: Any = None, dtype: Any = "float64",
+                 chunks: Any = None, compressor: Any = _DEFAULT):
+        inner_shape: Shape = ()
+        if isinstance(dtype, Tensor):
+            if dtype.kind not in ("Tensor", "Primitive", "Sequence") or dtype.is_dynamic:
+                raise SchemaError(f"Sequence: items must be numeric with a fixed shape, not {dtype!r}")
+            inner_shape, dtype = dtype.shape, dtype.dtype
+        outer = _parse_shape(shape, "shape")
+        outer_max = _parse_shape(max_shape, "max_shape") if max_shape is not None else None
+        super().__init__(shape=outer + inner_shape, dtype=dtype,
+                         max_shape=None if outer_max is None else outer_max + inner_shape,
+                         chunks=chunks, compressor=compressor)
+
+
+TYPES: dict[str, type[Tensor]] = {t.kind: t for t in (Tensor, Primitive, ClassLabel, Text, Image, Mask, Segmentation,
+                                                      BBox, Polygon, Audio, Video, Sequence)}
+
+
+def type_from_json(doc: Mapping[str, Any]) -> Tensor:
+    """Rebuild a schema type from ``to_json`` output without re-running its constructor's defaults."""
+    cls = TYPES.get(doc.get("type", ""))
+    if cls is None:
+        raise SchemaError(f"unknown schema type {doc.get('type')!r}")
+    obj = cls.__new__(cls)
+    obj.shape = tuple(doc["shape"])
+    obj.dtype = np.dtype("uint8") if doc["dtype"] == TEXT_DTYPE else np.dtype(doc["dtype"])
+    obj.max_shape = tuple(doc["max_shape"]) if doc.get("max_shape") is not None else None
+    obj.chunks = doc.get("chunks")
+    obj.compressor = doc.get("compressor")
+    if "names" in doc or "num_classes" in doc:
+        obj.names = doc.get("names")
+        obj.num_classes = doc.get("num_classes")
+    if cls is Audio:
+        obj.sample_rate = doc.get("sample_rate")
+    return obj
+
+
+def flatten(schema: Mapping[str, Any], prefix: str = "") -> dict[str, Tensor]:
+    """Nested dict of types -> {"a/b": type}; checks names and types."""
+    if not isinstance(schema, Mapping) or not schema:
+        raise SchemaError("a schema is a non-empty dict of tensor names to schema types")
+    out: dict[str, Tensor] = {}
+    for name, value in schema.items():
+        if not isinstance(name, str) or not name or "/" in name or name.startswith(".") or name.isdigit():
+            raise SchemaError(f"bad tensor name {name!r}: a non-empty string without '/', not starting with '.', not a number")
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, key + "/"))
+        elif isinstance(value, Tensor):
+            out[key] = value
+        elif isinstance(value, (str, np.dtype, type)):
+            out[key] = Primitive(value)
+        else:
+            raise SchemaError(f"tensor {key!r}: {value!r} is not a schema type")
+    return out
+
+
+def to_json(flat: Mapping[str, Tensor]) -> dict:
+    return {key: t.to_json() for key, t in flat.items()}
+
+
+def from_json(doc: Mapping[str, Any]) -> dict[str, Tensor]:
+    return {key: type_from_json(d) for key, d in doc.items()}
+
+
+def nest(flat: Mapping[str, Any]) -> dict:
+    """{"a/b": x} -> {"a": {"b": x}}."""
+    out: dict = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def describe_difference(old: Mapping[str, Tensor], new: Mapping[str, Tensor]) -> str | None:
+    """A human sentence of how two flat schemas differ, or None when they are the same."""
+    missing = sorted(set(old) - set(new))
+    extra = sorted(set(new) - set(old))
+    changed = sorted(k for k in set(old) & set(new) if old[k] != new[k])
+    parts = []
+    if missing:
+        parts.append(f"stored tensors not in the given schema: {missing}")
+    if extra:
+        parts.append(f"given tensors not stored: {extra}")
+    for k in changed:
+        parts.append(f"tensor {k!r} is stored as {old[k]!r}, given as {new[k]!r}")
+    return "; ".join(parts) or None

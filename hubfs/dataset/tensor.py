@@ -1,0 +1,192 @@
+"""One tensor of a dataset: values in and out, validated, through its arrays and the dataset cache.
+
+A tensor is a zarr group ``<key>/`` with ``data`` (chunked or sample layout, see doc/DESIGN.md), a
+``present`` mask (chunked layout) and, for dynamic shapes, a ``shape`` array. Every error names the tensor
+and the index; a value is fully validated and encoded before anything is changed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hubfs.codecs import IMAGE_CODECS, decode_sample, encode_sample
+from hubfs.codecs.compress import compress, decompress
+from hubfs.dataset.arrays import ChunkedArray, SampleArray
+from hubfs.dataset.cache import Cache
+from hubfs.dataset.schema import ClassLabel, Tensor
+from hubfs.dataset.storage import Store
+from hubfs.errors import ClassLabelValueError, CodecError, SampleError
+
+
+class TensorEngine:
+    """Reads and writes the samples of tensor ``key`` of type ``schema``."""
+
+    def __init__(self, key: str, schema: Tensor, store: Store, cache: Cache):
+        self.key = key
+        self.type = schema
+        self.cache = cache
+        self.chunked = schema.layout == "chunked"
+        n = schema.samples_per_chunk()
+        self.shapes: ChunkedArray | None = None
+        self.present: ChunkedArray | None = None
+        if self.chunked:
+            self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, schema.compressor)
+            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n, "lz4")
+        else:
+            self.data = SampleArray(store, cache, f"{key}/data", n)
+            if schema.is_dynamic and not schema.is_text:
+                self.shapes = ChunkedArray(store, cache, f"{key}/shape", np.dtype("int32"), (schema.ndim,), n, "lz4")
+        self._decoded = ("s", key)  # decoded-sample cache keys are ("s", key, i)
+        self._cache_decoded = schema.compressor != "jpeg"  # lossy: the stored value differs from the written
+
+    # -- metadata ----------------------------------------------------------------------------------
+    def array_docs(self, length: int) -> dict[str, bytes]:
+        """zarr.json of each array of this tensor, for ``length`` samples."""
+        docs = {f"{self.key}/data/zarr.json": self.data.doc(length)}
+        for arr in (self.present, self.shapes):
+            if arr is not None:
+                docs[f"{arr.path}/zarr.json"] = arr.doc(length)
+        return docs
+
+    # -- reads -------------------------------------------------------------------------------------
+    def has_value(self, i: int) -> bool:
+        if self.chunked:
+            return bool(self.present.get(i))
+        return self.data.nbytes(i) is not None
+
+    def read(self, i: int) -> Any:
+        """The value of sample ``i`` (the empty value when it has none); the caller may modify it."""
+        if self.chunked:
+            return self.data.get(i).copy()
+        ckey = ("s", self.key, i)
+        value = self.cache.get(ckey)
+        if value is None:
+            value = self._decode(i, self.data.get(i))
+            self._remember(ckey, value)
+        return value if isinstance(value, str) else value.copy()
+
+    def read_range(self, start: int, stop: int) -> list | np.ndarray:
+        """Values of samples [start, stop): one array for fixed shapes, else a list."""
+        if self.chunked:
+            return self.data.get_range(start, stop)
+        values = [self._decode(i, data) for i, data in zip(range(start, stop), self.data.get_range(start, stop))]
+        if self.type.is_dynamic or self.type.is_text:
+            return values
+        if not values:
+            return np.zeros((0,) + self.type.shape, self.type.dtype)
+        return np.stack(values)
+
+    def sample_shape(self, i: int) -> tuple:
+        if self.type.is_text:
+            return (len(self.read(i)),)
+        if self.shapes is not None:
+            return tuple(int(d) for d in self.shapes.get(i))
+        return tuple(self.type.shape)
+
+    def read_stored(self, i: int) -> bytes | None:
+        """Stored bytes that already are a file of the tensor's file format (PNG/JPEG), else None."""
+        if self.type.compressor not in IMAGE_CODECS:
+            return None
+        data = self.data.get(i)
+        return data if data else None
+
+    def stored_nbytes(self, i: int) -> int | None:
+        """Size of ``read_stored(i)`` without reading the sample, or None."""
+        if self.type.compressor not in IMAGE_CODECS:
+            return None
+        n = self.data.nbytes(i)
+        return n if n else None
+
+    def _decode(self, i: int, data: bytes | None) -> Any:
+        if data is None:
+            return self.type.empty_value()
+        try:
+            if self.type.is_text:
+                return decompress(data, self.type.compressor).decode("utf-8")
+            shape = self.sample_shape(i)
+            return decode_sample(data, self.type.compressor, self.type.dtype, shape)
+        except (CodecError, UnicodeDecodeError) as exc:
+            raise SampleError(self.key, i, f"stored sample is corrupt: {exc}") from exc
+
+    def _remember(self, ckey: tuple, value: Any) -> None:
+        if self._cache_decoded:
+            size = len(value) * 4 if isinstance(value, str) else value.nbytes
+            self.cache.put(ckey, value, size + 120)
+
+    # -- writes ------------------------------------------------------------------------------------
+    def coerce(self, i: int, value: Any) -> Any:
+        """``value`` as stored, or SampleError naming this tensor and index."""
+        try:
+            return self.type.coerce(value)
+        except ValueError as exc:
+            cls = ClassLabelValueError if isinstance(self.type, ClassLabel) else SampleError
+            raise cls(self.key, i, str(exc)) from None
+
+    def prepare(self, i: int, value: Any) -> tuple:
+        """Validate and encode ``value`` for sample ``i`` without changing anything (SampleError if bad)."""
+        value = self.coerce(i, value)
+        if self.chunked:
+            return value, None
+        try:
+            if self.type.is_text:
+                data = compress(value.encode("utf-8"), self.type.compressor)
+            else:
+                data = encode_sample(value, self.type.compressor)
+        except CodecError as exc:
+            raise SampleError(self.key, i, str(exc)) from None
+        return value, data
+
+    def put(self, i: int, prepared: tuple) -> None:
+        """Buffer a prepared sample in the cache."""
+        value, data = prepared
+        if self.chunked:
+            self.data.set(i, value)
+            self.present.set(i, 1)
+        else:
+            self._store_sample(i, data, value)
+
+    def write(self, i: int, value: Any) -> None:
+        """Validate, encode and buffer sample ``i``; nothing changes when validation fails."""
+        self.put(i, self.prepare(i, value))
+
+    def write_stored(self, i: int, data: bytes) -> None:
+        """Store file bytes in the tensor's stored format as they are, after checking they decode and fit."""
+        codec = IMAGE_CODECS.get(self.type.compressor)
+        if codec is None:
+            raise SampleError(self.key, i, f"stores {self.type.compressor or 'raw'} samples, not files")
+        try:
+            decoded = codec.decode(bytes(data))
+        except CodecError as exc:
+            raise SampleError(self.key, i, str(exc)) from None
+        if len(self.type.shape) == 3 and decoded.ndim == 2:
+            decoded = decoded[:, :, None]
+        if decoded.dtype != self.type.dtype:
+            raise SampleError(self.key, i, f"image holds {decoded.dtype} pixels, the tensor {self.type.dtype}")
+        value = self.coerce(i, decoded)
+        self._store_sample(i, bytes(data), value)
+
+    def _store_sample(self, i: int, data: bytes, value: Any) -> None:
+        if self.shapes is not None:
+            self.shapes.set(i, np.asarray(value.shape, dtype=np.int32))
+        self.data.set(i, data)
+        ckey = ("s", self.key, i)
+        self.cache.discard(ckey)
+        self._remember(ckey, value)
+
+    def clear(self, i: int) -> None:
+        """Remove sample ``i``'s value: it reads as empty and has no file in the mount."""
+        if self.chunked:
+            self.data.set(i, 0)
+            self.present.set(i, 0)
+            return
+        self.data.set(i, None)
+        if self.shapes is not None:
+            self.shapes.set(i, 0)
+        self.cache.discard(("s", self.key, i))
+
+    def truncate(self, length: int, old_length: int) -> None:
+        for arr in (self.data, self.present, self.shapes):
+            if arr is not None:
+                arr.truncate(length, old_length)
+        self.cache.discard_where(lambda k: k[0] == "s" and k[1] == self.key and k[2] >= length)

@@ -111,7 +111,7 @@ class Tensor:
     @property
     def layout(self) -> str:
         """'chunked' (many samples per compressed chunk) or 'samples' (one byte range per sample)."""
-        if self.is_dynamic or self.is_text or self.compressor in IMAGE_CODECS or self.file_format in ("png", "jpg"):
+        if self.is_dynamic or self.is_text or self.compressor in IMAGE_CODECS:
             return "samples"
         return "chunked"
 

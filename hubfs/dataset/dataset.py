@@ -19,10 +19,10 @@ from hubfs.dataset import layout, namespace
 from hubfs.dataset import schema as schema_mod
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.lock import LOCK_KEY, WriterLock
-from hubfs.dataset.schema import ClassLabel, Segmentation, Tensor
+from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.storage import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
-from hubfs.dataset.view import DatasetView, TensorView, select, split_subscript
+from hubfs.dataset.view import DatasetView, TensorView
 from hubfs.errors import (DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, NotADatasetError,
                           ReadOnlyError, SchemaError, StoreError, TensorNotFoundError)
 
@@ -359,10 +359,23 @@ class Dataset:
                 if not shrinking:
                     self._write_root()
                 self._committed = self._length
-            if self._store.fs.protocol not in ("file", ("file", "local")):
-                self._writer.refresh()
+            if self._store.remote:
+                self._writer.refresh()  # the heartbeat that keeps other hosts from taking the lock
 
     commit = flush
+
+    def refresh(self) -> None:
+        """Re-read length, schema and data written since opening by the writer (read-only datasets)."""
+        if not self.read_only:
+            return
+        with self._lock:
+            attrs = self._read_attrs()
+            if attrs is None:
+                raise DatasetNotFoundError(f"no dataset at {self.url} any more")
+            self.cache.clear()
+            self._store.close()
+            self._tensors.clear()
+            self._load(attrs, None, None)
 
     def close(self) -> None:
         """Flush and release the writer lock; later reads still work, writes raise DatasetClosedError."""

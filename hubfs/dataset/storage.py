@@ -26,6 +26,7 @@ class Store:
         self.fs = fs
         self.root = root.rstrip("/")
         self.url = url
+        self.remote = is_remote(url)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _path(self, key: str) -> str:

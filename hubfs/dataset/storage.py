@@ -8,6 +8,7 @@ and ``os.pread`` for ranged reads, and temp-file + rename for atomic writes.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import uuid
 from collections import OrderedDict
@@ -174,14 +175,15 @@ class LocalStore(Store):
 
     def size(self, key: str) -> int | None:
         try:
-            return os.stat(self._path(key)).st_size
-        except FileNotFoundError:
+            st = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise self._fail("stat", key, exc) from exc
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def exists(self, key: str) -> bool:
-        return os.path.exists(self._path(key))
+        return os.path.isfile(self._path(key))
 
     def list(self, prefix: str = "") -> list[str]:
         base = self._path(prefix)
@@ -230,9 +232,17 @@ class LocalStore(Store):
         try:
             os.unlink(path)
         except FileNotFoundError:
-            pass
+            return
         except OSError as exc:
             raise self._fail("delete", key, exc) from exc
+        # Folders are implicit in a key/value store: drop the ones this delete emptied.
+        parent = os.path.dirname(path)
+        while len(parent) > len(self.root):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
 
     def delete_prefix(self, prefix: str) -> None:
         for key in self.list(prefix):

@@ -1,28 +1,345 @@
-"""Url + token -> an fsspec file system and the root path inside it.
+"""Url + token -> a synchronous fsspec file system and the dataset's root path inside it.
 
-Minimal version: local folders and ``memory://``. Cloud stores extend ``filesystem_for``.
+Url forms: local paths and ``file://``; ``memory://``; ``s3://bucket/path`` (AWS or any S3-compatible
+server through ``endpoint_url``); ``gcs://`` / ``gs://``; ``az://container/path``, ``abfs://`` and
+``https://ACCOUNT.blob.core.windows.net/container/path``.
+
+``token`` is a dict, or a path to a JSON file holding one (for GCS also a service-account file, or
+``"anon"``). Keys each backend understands are mapped to its options; any other key is passed on to the
+fsspec backend as a storage option. With no token the backend's own environment and credential chain
+apply. Every backend gets connect/read time-outs and a bounded number of retries, so a dead server is an
+error within seconds, never a hang. File systems are cached per (kind, options, process): opening many
+datasets on one store is cheap, and a forked child makes its own clients.
+
+Token values are secrets: they never appear in an error message raised here.
 """
 from __future__ import annotations
 
+import json
+import logging
 import os
+import threading
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
-import fsspec
+# gcsfs >= 2026.10 probes experimental bucket types on every call unless told not to before import;
+# against an emulator each call then stalls 60 s.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
-from hubfs.errors import ConfigError
+import fsspec  # noqa: E402
+
+from hubfs.errors import ConfigError  # noqa: E402
+
+CONNECT_TIMEOUT = 5  # seconds to open a connection
+READ_TIMEOUT = 60  # seconds a single request may wait for bytes
+RETRIES = 3  # attempts per request, the first included
+
+_LOCAL = ("file", "local")
+_S3 = ("s3", "s3a")
+_GCS = ("gcs", "gs")
+_AZURE = ("az", "abfs", "abfss", "azure")
+_AZURE_HOST = ".blob.core.windows.net"
+
+# gcsfs logs a traceback for every failed request; hubfs reports the failure as StoreError instead.
+logging.getLogger("gcsfs").addHandler(logging.NullHandler())
+
+_cache: dict[tuple, fsspec.AbstractFileSystem] = {}
+_cache_lock = threading.Lock()
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else "file"
 
 
 def is_remote(url: str) -> bool:
-    """True for urls whose bytes live on a server (not local, not memory)."""
-    scheme = url.split("://", 1)[0] if "://" in url else "file"
-    return scheme not in ("file", "local", "memory")
+    """True for urls whose bytes live on a server (not a local folder, not memory)."""
+    return _scheme(url) not in (*_LOCAL, "memory")
 
 
 def filesystem_for(url: str, token: dict | str | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
     """Return a synchronous file system for ``url`` and the dataset's root path inside it."""
-    if "://" not in url or url.startswith("file://"):
-        path = url[len("file://"):] if url.startswith("file://") else url
-        return fsspec.filesystem("file", auto_mkdir=True), os.path.abspath(os.path.expanduser(path))
-    scheme, rest = url.split("://", 1)
+    scheme = _scheme(url)
+    if scheme in _LOCAL:
+        path = url.split("://", 1)[1] if "://" in url else url
+        return _cached(("file",), lambda: fsspec.filesystem("file", auto_mkdir=True)), \
+            os.path.abspath(os.path.expanduser(path))
     if scheme == "memory":
-        return fsspec.filesystem("memory"), "/" + rest.strip("/")
-    raise ConfigError(f"unsupported url scheme {scheme!r} in {url!r}")
+        return _cached(("memory",), lambda: fsspec.filesystem("memory")), "/" + url.split("://", 1)[1].strip("/")
+    options = load_token(token)
+    if scheme in _S3:
+        return _s3(url, options)
+    if scheme in _GCS:
+        return _gcs(url, options)
+    if scheme in _AZURE or (scheme in ("https", "http") and urlsplit(url).hostname
+                            and urlsplit(url).hostname.endswith(_AZURE_HOST)):
+        return _azure(url, options)
+    raise ConfigError(f"unsupported url {_redact_url(url)!r}: use a local path, memory://, s3://, gcs://, "
+                      f"gs://, az://, abfs:// or https://ACCOUNT.blob.core.windows.net/container/path")
+
+
+def load_token(token: dict | str | None) -> dict:
+    """The token as a dict of options: a dict as given, a JSON file's contents, ``"anon"`` as
+    ``{"anon": True}``. Never echoes the contents in an error."""
+    if token is None:
+        return {}
+    if isinstance(token, dict):
+        return dict(token)
+    if not isinstance(token, (str, os.PathLike)):
+        raise ConfigError(f"token must be a dict or a path to a JSON credentials file, not {type(token).__name__}")
+    token = os.fspath(token)
+    if token == "anon":
+        return {"anon": True}
+    path = os.path.expanduser(token)
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"token file {path!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"token file {path!r} is not a readable JSON file ({type(exc).__name__})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"token file {path!r} does not hold a JSON object")
+    if doc.get("type") in ("service_account", "authorized_user", "external_account"):
+        return {"token": path}  # Google credentials: gcsfs reads the file itself
+    return doc
+
+
+def _cached(key: tuple, make: Callable[[], fsspec.AbstractFileSystem]) -> fsspec.AbstractFileSystem:
+    key = (os.getpid(), *key)
+    with _cache_lock:
+        fs = _cache.get(key)
+        if fs is None:
+            fs = _cache[key] = make()
+        return fs
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable form of an options dict, for the cache key."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set)):
+        return tuple(_freeze(v) for v in value)
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _split(url: str) -> str:
+    """``bucket/path`` of a ``scheme://bucket/path`` url, without trailing slashes."""
+    rest = url.split("://", 1)[1].strip("/")
+    if not rest:
+        raise ConfigError(f"url {_redact_url(url)!r} names no bucket or container")
+    return rest
+
+
+def _redact_url(url: str) -> str:
+    """The url without a query string (SAS tokens travel there) or user info."""
+    parts = urlsplit(url)
+    if parts.query or parts.username or parts.password:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        return f"{parts.scheme}://{netloc}{parts.path}"
+    return url
+
+
+# -- S3 ----------------------------------------------------------------------------------------------
+def _s3(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
+    import s3fs  # noqa: F401  (an ImportError here says which extra to install)
+
+    opts = dict(options)
+    kwargs: dict[str, Any] = {}
+    for ours, theirs in (("aws_access_key_id", "key"), ("aws_secret_access_key", "secret"),
+                         ("aws_session_token", "token")):
+        if ours in opts:
+            kwargs[theirs] = opts.pop(ours)
+    if "endpoint_url" in opts:
+        endpoint = str(opts.pop("endpoint_url"))
+        kwargs["endpoint_url"] = endpoint if "://" in endpoint else f"http://{endpoint}"  # MinIO "host:port"
+    client_kwargs = dict(opts.pop("client_kwargs", {}) or {})
+    region = opts.pop("region", None) or opts.pop("region_name", None)
+    if region:
+        client_kwargs["region_name"] = region
+    # botocore >= 1.36 checksums break ranged GETs on S3-compatible servers (rclone): only when required.
+    config_kwargs = {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
+                     "retries": {"max_attempts": RETRIES, "mode": "standard"},
+                     "request_checksum_calculation": "when_required",
+                     "response_checksum_validation": "when_required"}
+    config_kwargs.update(opts.pop("config_kwargs", {}) or {})
+    kwargs.update(client_kwargs=client_kwargs, config_kwargs=config_kwargs)
+    kwargs.update(opts)  # any other key: an s3fs storage option
+    fs = _cached(("s3", _freeze(kwargs)), lambda: _make_s3(kwargs))
+    return fs, _split(url)
+
+
+def _make_s3(kwargs: dict) -> fsspec.AbstractFileSystem:
+    import s3fs
+
+    # skip_instance_cache: ours is the cache, keyed per process; fsspec's would share across kwargs copies
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
+    fs.retries = RETRIES  # s3fs's own retry loop around botocore's (5 by default)
+    return fs
+
+
+# -- GCS ---------------------------------------------------------------------------------------------
+def _gcs(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
+    import gcsfs  # noqa: F401
+
+    opts = dict(options)
+    kwargs: dict[str, Any] = {}
+    if opts.get("type") in ("service_account", "authorized_user", "external_account"):
+        endpoint = opts.pop("endpoint_url", None)
+        kwargs["token"] = opts  # the dict is the credentials themselves
+        opts = {"endpoint_url": endpoint} if endpoint else {}
+    if opts.pop("anon", False):
+        kwargs["token"] = "anon"
+    if "token" in opts:
+        kwargs["token"] = opts.pop("token")
+    if "endpoint_url" in opts:
+        endpoint = str(opts.pop("endpoint_url"))
+        kwargs["endpoint_url"] = endpoint if "://" in endpoint else f"http://{endpoint}"
+    kwargs.update(opts)
+    fs = _cached(("gcs", _freeze(kwargs)), lambda: _make_gcs(kwargs))
+    return fs, _split(url)
+
+
+_GCS_CLASS = None
+
+
+def _gcs_class():
+    """GCSFileSystem with bounded retries and time-outs (its own: 6 attempts, up to ~30 s of sleeping)."""
+    global _GCS_CLASS
+    if _GCS_CLASS is None:
+        import gcsfs
+        from gcsfs.retry import retry_request
+
+        class BoundedGCSFileSystem(gcsfs.GCSFileSystem):
+            retries = RETRIES
+            _request = retry_request(retries=RETRIES)(gcsfs.GCSFileSystem._request.__wrapped__)
+
+        _GCS_CLASS = BoundedGCSFileSystem
+    return _GCS_CLASS
+
+
+def _make_gcs(kwargs: dict) -> fsspec.AbstractFileSystem:
+    import aiohttp
+
+    kwargs = dict(kwargs)
+    kwargs.setdefault("requests_timeout", aiohttp.ClientTimeout(
+        total=None, connect=CONNECT_TIMEOUT, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT))
+    return _gcs_class()(skip_instance_cache=True, **kwargs)
+
+
+# -- Azure -------------------------------------------------------------------------------------------
+def _azure(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
+    import adlfs  # noqa: F401
+
+    opts = dict(options)
+    scheme = _scheme(url)
+    if scheme in ("https", "http"):  # https://ACCOUNT.blob.core.windows.net/container/path
+        parts = urlsplit(url)
+        opts.setdefault("account_name", parts.hostname.split(".", 1)[0])
+        if parts.query and "sas_token" not in opts:  # a SAS url
+            opts["sas_token"] = parts.query
+        root = parts.path.strip("/")
+    else:
+        root = _split(url)
+        container, _, rest = root.partition("/")
+        if "@" in container:  # abfs://container@ACCOUNT.dfs.core.windows.net/path
+            container, host = container.split("@", 1)
+            opts.setdefault("account_name", host.split(".", 1)[0])
+            root = f"{container}/{rest}".rstrip("/")
+    if not root:
+        raise ConfigError(f"url {_redact_url(url)!r} names no container")
+    kwargs: dict[str, Any] = {"timeout": READ_TIMEOUT, "connection_timeout": CONNECT_TIMEOUT,
+                              "read_timeout": READ_TIMEOUT}
+    for key in ("account_name", "account_key", "sas_token", "connection_string", "credential",
+                "client_id", "client_secret", "tenant_id", "anon"):
+        if key in opts:
+            kwargs[key] = opts.pop(key)
+    endpoint = opts.pop("endpoint_url", None)
+    if endpoint:
+        kwargs["connection_string"] = _azure_connection_string(str(endpoint), kwargs)
+    kwargs.update(opts)
+    if not any(kwargs.get(k) for k in ("account_name", "connection_string")):
+        env = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        if env:
+            kwargs["connection_string"] = env
+        elif os.environ.get("AZURE_STORAGE_ACCOUNT_NAME"):
+            kwargs["account_name"] = os.environ["AZURE_STORAGE_ACCOUNT_NAME"]
+        else:
+            raise ConfigError(f"Azure url {_redact_url(url)!r} needs an account: give token={{'account_name': ..., "
+                              f"'account_key' | 'sas_token': ...}} or a connection_string")
+    fs = _cached(("azure", _freeze(kwargs)), lambda: _azure_class()(skip_instance_cache=True, **kwargs))
+    return fs, root
+
+
+def _azure_connection_string(endpoint: str, kwargs: dict) -> str:
+    """A connection string that points the blob client at ``endpoint`` (Azurite, a private endpoint)."""
+    if "://" not in endpoint:
+        endpoint = f"http://{endpoint}"
+    parts = [f"BlobEndpoint={endpoint.rstrip('/')}"]
+    if kwargs.get("account_name"):
+        parts.append(f"AccountName={kwargs['account_name']}")
+    if kwargs.get("account_key"):
+        parts.append(f"AccountKey={kwargs['account_key']}")
+    elif kwargs.get("sas_token"):
+        parts.append(f"SharedAccessSignature={str(kwargs['sas_token']).lstrip('?')}")
+    return ";".join(parts) + ";"
+
+
+_AZURE_CLASS = None
+
+
+def _azure_class():
+    """AzureBlobFileSystem with bounded retries, and ranged reads that never send a suffix range."""
+    global _AZURE_CLASS
+    if _AZURE_CLASS is None:
+        import adlfs
+        from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
+
+        def retry_policy():
+            # the SDK's default sleeps 15 s, then 45 s, ... on a dead server
+            return ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=RETRIES - 1,
+                                    random_jitter_range=0.5)
+
+        class BoundedAzureBlobFileSystem(adlfs.AzureBlobFileSystem):
+            def do_connect(self):
+                common = {"retry_policy": retry_policy(), "connection_timeout": CONNECT_TIMEOUT,
+                          "read_timeout": READ_TIMEOUT}
+                if self.connection_string is not None:
+                    self.service_client = BlobServiceClient.from_connection_string(self.connection_string,
+                                                                                  **common)
+                    return
+                if self.account_name is None:
+                    raise ValueError("an Azure account_name or connection_string is needed")
+                account_url = getattr(self, "account_host", None)
+                account_url = f"https://{account_url}" if account_url else \
+                    f"https://{self.account_name}.blob.core.windows.net"
+                credential = self.credential or self.account_key
+                if credential is None and self.sas_token is not None:
+                    account_url += self.sas_token if self.sas_token.startswith("?") else f"?{self.sas_token}"
+                if credential is not None:
+                    common["credential"] = credential
+                self.service_client = BlobServiceClient(account_url=account_url, **common)
+
+            async def _cat_file(self, path, start=None, end=None, **kwargs):
+                # adlfs sends a negative start as an invalid suffix header: make ranges absolute
+                if (start is not None and start < 0) or (end is not None and end < 0):
+                    size = (await self._info(path))["size"]
+                    if start is not None and start < 0:
+                        start = max(size + start, 0)
+                    if end is not None and end < 0:
+                        end = max(size + end, 0)
+                if end is not None and (start or 0) >= end:
+                    await self._info(path)  # still FileNotFoundError for a missing blob
+                    return b""
+                return await super()._cat_file(path, start=start, end=end, **kwargs)
+
+        _AZURE_CLASS = BoundedAzureBlobFileSystem
+    return _AZURE_CLASS
+
+
+__all__ = ["filesystem_for", "is_remote", "load_token"]

@@ -1,0 +1,208 @@
+"""Whole-dataset operations: flush, close, with, delete, copy, rename, filter, store, meta_information."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hubfs
+from hubfs.errors import DatasetClosedError, DatasetNotFoundError, NotADatasetError
+from hubfs.schema import ClassLabel, Image, Text
+
+N = 12
+META = {"description": "twelve ✓", "citation": "none"}
+
+
+def schema():
+    return {"image": Image((5, 5, 3)), "label": ClassLabel(names=["even", "odd"]), "meta": {"name": Text()}}
+
+
+def img(i):
+    return np.full((5, 5, 3), (i * 20) % 256, "uint8")
+
+
+def fill(ds):
+    for i in range(len(ds)):
+        ds[i] = {"image": img(i), "label": i % 2, "meta": {"name": f"n{i}"}}
+
+
+@pytest.fixture
+def ds(url, open_ds):
+    ds = open_ds(url, shape=(N,), schema=schema(), meta_information=META)
+    fill(ds)
+    return ds
+
+
+def assert_sample(ds, j, i):
+    """Sample ``j`` of ``ds`` holds what sample ``i`` of the original held."""
+    np.testing.assert_array_equal(ds["image", j].compute(), img(i))
+    assert ds["label", j].compute() == i % 2
+    assert ds["meta/name", j].compute() == f"n{i}"
+
+
+def test_unflushed_writes_are_not_visible_to_a_reader_until_flush(ds, open_ds):
+    ds.flush()
+    ds["label", 0] = 1
+    ds["meta/name", 0] = "changed"
+    reader = open_ds(ds.url, mode="r")
+    assert reader["label", 0].compute() == 0
+    ds.flush()
+    reader = open_ds(ds.url, mode="r")
+    assert reader["label", 0].compute() == 1 and reader["meta/name", 0].compute() == "changed"
+
+
+def test_close_writes_and_keeps_reads_working(ds, open_ds):
+    ds.close()
+    ds.close()  # twice is fine
+    assert_sample(ds, 3, 3)
+    with pytest.raises(DatasetClosedError):
+        ds["label", 0] = 1
+    with pytest.raises(DatasetClosedError):
+        ds.append({"label": 1})
+    other = open_ds(ds.url, mode="r+")  # the lock was released
+    assert_sample(other, 11, 11)
+
+
+def test_with_statement_closes(url, open_ds):
+    with hubfs.Dataset(url, shape=(N,), schema=schema()) as ds:
+        fill(ds)
+    with pytest.raises(DatasetClosedError):
+        ds["label", 0] = 1
+    with hubfs.Dataset(url, mode="r+") as again:
+        for i in range(N):
+            assert_sample(again, i, i)
+
+
+def test_with_statement_closes_on_error(url, open_ds):
+    with pytest.raises(RuntimeError):
+        with hubfs.Dataset(url, shape=(N,), schema=schema()) as ds:
+            ds["label", 3] = 1
+            raise RuntimeError("boom")
+    again = open_ds(url, mode="r+")
+    assert again["label", 3].compute() == 1
+
+
+def test_delete(ds, open_ds, files):
+    ds.flush()
+    ds.delete()
+    assert files(ds.url) == {}
+    with pytest.raises(DatasetNotFoundError):
+        open_ds(ds.url, mode="r")
+    new = open_ds(ds.url, shape=(2,), schema={"t": Text()})
+    assert len(new) == 2 and new.keys() == ["t"]
+
+
+def test_copy(ds, other_url, open_ds):
+    ds["label", 0] = 1  # unflushed: copy includes it
+    copy = ds.copy(other_url)
+    try:
+        assert copy.url == other_url and len(copy) == N and not copy.read_only
+        assert copy["label", 0].compute() == 1
+        for i in range(1, N):
+            assert_sample(copy, i, i)
+        assert copy.meta_information == META
+        copy["label", 5] = 0
+    finally:
+        copy.close()
+    assert ds["label", 5].compute() == 1  # the original is its own
+    ds["label", 6] = 1
+    ds.close()
+    again = open_ds(other_url, mode="r")
+    assert again["label", 5].compute() == 0 and again["label", 6].compute() == 0
+
+
+def test_copy_to_a_non_empty_place_is_refused(ds, other_url, open_ds, put_file, files):
+    put_file(other_url, "keep.txt", b"mine")
+    with pytest.raises(NotADatasetError):
+        ds.copy(other_url)
+    assert files(other_url) == {"keep.txt": b"mine"}
+    assert_sample(ds, 2, 2)
+
+
+def test_rename(ds, open_ds, files):
+    old = ds.url
+    moved = ds.rename("renamed")
+    try:
+        assert moved.url.rstrip("/").endswith("/renamed")
+        assert moved.url.rsplit("/", 1)[0] == old.rsplit("/", 1)[0]
+        for i in range(N):
+            assert_sample(moved, i, i)
+        assert moved.meta_information == META
+    finally:
+        moved.close()
+    assert files(old) == {}
+    with pytest.raises(DatasetNotFoundError):
+        open_ds(old, mode="r")
+    assert open_ds(moved.url, mode="r")["meta/name", 4].compute() == "n4"
+    with pytest.raises(ValueError):
+        open_ds(moved.url, mode="r+").rename("a/b")
+
+
+def test_filter_gives_a_view(ds):
+    odd = ds.filter(lambda s: s["label"].compute() == 1)
+    assert isinstance(odd, hubfs.DatasetView)
+    assert len(odd) == N // 2
+    np.testing.assert_array_equal(odd["label"].compute(), [1] * (N // 2))
+    assert odd["meta/name"].compute() == [f"n{i}" for i in range(1, N, 2)]
+    np.testing.assert_array_equal(odd["image", 2].compute(), img(5))
+    assert [s["meta/name"].compute() for s in odd] == [f"n{i}" for i in range(1, N, 2)]
+    again = odd.filter(lambda s: s["meta/name"].compute() in ("n3", "n7"))
+    assert again["meta/name"].compute() == ["n3", "n7"]
+    assert len(ds[2:6].filter(lambda s: s["label"].compute(label_name=True) == "even")) == 2
+    odd["label", 0] = 0  # a view writes through to the dataset
+    assert ds["label", 1].compute() == 0
+    assert len(ds.filter(lambda s: False)) == 0
+
+
+def test_store_a_dataset(ds, other_url, open_ds):
+    ds.clear("meta/name", 4)
+    out = ds.store(other_url)
+    try:
+        assert len(out) == N and out.keys() == ds.keys()
+        assert out.meta_information == META
+        for i in range(N):
+            np.testing.assert_array_equal(out["image", i].compute(), img(i))
+        assert not out.has_value("meta/name", 4)
+    finally:
+        out.close()
+    again = open_ds(other_url, mode="r")
+    assert again.schema["label"] == ClassLabel(names=["even", "odd"])
+    assert again["meta/name", 5].compute() == "n5" and again.meta_information == META
+
+
+def test_store_a_view(ds, other_url, open_ds):
+    view = ds.filter(lambda s: s["label"].compute() == 0)[1:4]
+    out = view.store(other_url)
+    out.close()
+    out = open_ds(other_url, mode="r")
+    assert len(out) == 3
+    for j, i in enumerate([2, 4, 6]):
+        assert_sample(out, j, i)
+    assert out.meta_information == META
+
+
+def test_store_a_slice_to_a_local_folder(ds, tmp_path, open_ds):
+    out = ds[3:7].store(str(tmp_path / "slice"))
+    out.close()
+    out = open_ds(str(tmp_path / "slice"), mode="r")
+    assert len(out) == 4
+    for j in range(4):
+        assert_sample(out, j, j + 3)
+
+
+def test_meta_information_survives_reopen_and_writes(ds, reopen):
+    ds["label", 0] = 1
+    ds.resize_shape(N + 1)
+    d = reopen(ds)
+    assert d.meta_information == META
+    d.add_tensor("extra", Text())
+    assert reopen(d, mode="r").meta_information == META
+
+
+def test_clear_removes_a_value(ds, reopen):
+    ds.clear("image", 3)
+    ds.clear("label", 3)
+    assert not ds.has_value("image", 3) and not ds.has_value("label", 3)
+    d = reopen(ds, mode="r")
+    assert not d.has_value("image", 3) and not d["image", 3].compute().any()
+    assert d.has_value("image", 4)
+    assert_sample(d, 4, 4)

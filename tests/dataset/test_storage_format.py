@@ -1,0 +1,116 @@
+"""The bytes on disk are standard zarr v3: plain zarr-python reads what the engine wrote (local stores)."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import zarr
+from PIL import Image as PILImage
+
+from hubfs.schema import ClassLabel, Image, Primitive, Tensor, Text
+
+N = 40
+
+
+def img(i):
+    rng = np.random.default_rng(i)
+    return rng.integers(0, 255, (6, 7, 3), dtype="uint8")
+
+
+@pytest.fixture
+def path(local_url, open_ds):
+    ds = open_ds(local_url, shape=(N,), schema={
+        "image": Image((6, 7, 3)),
+        "gray": Image((None, None), max_shape=(9, 9)),
+        "label": ClassLabel(num_classes=10),
+        "vec": Tensor((3,), "float32", compressor="zstd"),
+        "raw": Tensor((2,), "int16", compressor=None),
+        "dyn": Tensor((None, 2), "int32", max_shape=(5, 2)),
+        "nested": {"x": Primitive("uint16"), "t": Text(compressor=None)},
+    }, meta_information={"k": "v"})
+    for i in range(N):
+        ds["image", i] = img(i)
+        ds["gray", i] = np.full((i % 9 + 1, 3), i, "uint8")
+        ds["label", i] = i % 10
+        ds["vec", i] = np.array([i, i / 2, -i], "float32")
+        ds["raw", i] = [i, -i]
+        ds["dyn", i] = np.full((i % 5 + 1, 2), i, "int32")
+        ds["nested/x", i] = 1000 + i
+    ds["nested/t", 3] = "drei ✓"
+    ds.close()
+    return local_url
+
+
+def test_one_member_per_tensor_and_attributes(path):
+    g = zarr.open_group(path, mode="r")
+    assert sorted(name for name, _ in g.members()) == ["dyn", "gray", "image", "label", "nested", "raw", "vec"]
+    assert sorted(name for name, _ in g["nested"].members()) == ["t", "x"]
+    attrs = g.attrs["hubfs"]
+    assert attrs["length"] == N
+    assert set(attrs["schema"]) == {"image", "gray", "label", "vec", "raw", "dyn", "nested/x", "nested/t"}
+    assert attrs["meta_information"] == {"k": "v"}
+
+
+def test_zarr_reads_chunked_tensors(path):
+    g = zarr.open_group(path, mode="r")
+    label = g["label/data"]
+    assert label.shape == (N,)
+    np.testing.assert_array_equal(label[:], np.arange(N) % 10)
+    np.testing.assert_array_equal(g["vec/data"][:], np.array([[i, i / 2, -i] for i in range(N)], "float32"))
+    np.testing.assert_array_equal(g["raw/data"][:], np.array([[i, -i] for i in range(N)], "int16"))
+    np.testing.assert_array_equal(g["nested/x/data"][:], 1000 + np.arange(N))
+    np.testing.assert_array_equal(g["label/present"][:], np.ones(N))
+
+
+def test_zarr_reads_png_bytes_of_images(path):
+    g = zarr.open_group(path, mode="r")
+    arr = g["image/data"]
+    assert arr.shape == (N,)
+    for i in (0, 1, 17, N - 1):
+        data = arr[i:i + 1][0]
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        np.testing.assert_array_equal(np.asarray(PILImage.open(io.BytesIO(data))), img(i))
+    gray = g["gray/data"]
+    shapes = g["gray/shape"][:]
+    for i in (0, 8, 9, 39):
+        assert tuple(shapes[i]) == (i % 9 + 1, 3)
+        data = gray[i:i + 1][0]
+        np.testing.assert_array_equal(np.asarray(PILImage.open(io.BytesIO(data))), np.full((i % 9 + 1, 3), i))
+
+
+def test_zarr_reads_dynamic_shapes_and_text(path):
+    g = zarr.open_group(path, mode="r")
+    shapes = g["dyn/shape"][:]
+    np.testing.assert_array_equal(shapes, [[i % 5 + 1, 2] for i in range(N)])
+    assert g["nested/t/data"][3:4][0] == "drei ✓".encode("utf-8")
+    assert g["nested/t/data"][4:5][0] in (b"", None, "")  # no value
+
+
+def test_resize_updates_every_array_shape(path, open_ds):
+    ds = open_ds(path, mode="r+")
+    ds.resize_shape(N + 5)
+    ds.close()
+    g = zarr.open_group(path, mode="r")
+    for key in ("image/data", "label/data", "label/present", "dyn/data", "dyn/shape", "nested/x/data"):
+        assert g[key].shape[0] == N + 5, key
+    np.testing.assert_array_equal(g["label/data"][:N], np.arange(N) % 10)
+    ds = open_ds(path, mode="r+")
+    ds.resize_shape(N - 10)
+    ds.close()
+    g = zarr.open_group(path, mode="r")
+    assert g.attrs["hubfs"]["length"] == N - 10
+    assert g["label/data"].shape == (N - 10,)
+    np.testing.assert_array_equal(g["label/data"][:], np.arange(N - 10) % 10)
+
+
+def test_every_metadata_document_is_zarr_v3(path):
+    import pathlib
+
+    docs = list(pathlib.Path(path).rglob("zarr.json"))
+    assert len(docs) >= 1 + 8
+    for doc in docs:
+        meta = json.loads(doc.read_text())
+        assert meta["zarr_format"] == 3 and meta["node_type"] in ("group", "array")
+    assert not list(pathlib.Path(path).rglob("*.tmp"))

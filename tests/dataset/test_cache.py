@@ -1,0 +1,115 @@
+"""The one write-back cache stays bounded while a dataset several times larger is written and read."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hubfs.schema import ClassLabel, Image, Tensor, Text
+
+CAPACITY = 256 * 1024
+N = 240
+SHAPE = (48, 48, 3)  # 6.9 KB raw; noise does not compress, so ~1.7 MB of PNGs: 6-7x the cache
+
+
+def noise(i):
+    return np.random.default_rng(i).integers(0, 255, SHAPE, dtype="uint8")
+
+
+def vec(i):
+    return np.arange(64, dtype="float64") + i
+
+
+# one entry: a decoded sample plus its encoded bytes, or a decoded chunk of the chunked tensors
+ONE_ENTRY = 2 * int(np.prod(SHAPE)) + 4096
+
+
+def schema():
+    return {"image": Image(SHAPE), "dyn": Tensor((None,), "float64", max_shape=(64,)),
+            "vec": Tensor((64,), "float64"), "label": ClassLabel(num_classes=7), "text": Text()}
+
+
+class Watch:
+    """Records the peak of ``cache.nbytes`` after every operation."""
+
+    def __init__(self, ds):
+        self.ds, self.peak = ds, 0
+
+    def __call__(self):
+        self.peak = max(self.peak, self.ds.cache.nbytes)
+        assert self.ds.cache.nbytes <= CAPACITY + ONE_ENTRY, self.ds.cache.nbytes
+
+
+def check_all(ds, watch, order):
+    for i in order:
+        np.testing.assert_array_equal(ds["image", i].compute(), noise(i))
+        watch()
+        np.testing.assert_array_equal(ds["dyn", i].compute(), vec(i)[: i % 64 + 1])
+        np.testing.assert_array_equal(ds["vec", i].compute(), vec(i))
+        assert ds["label", i].compute() == i % 7
+        assert ds["text", i].compute() == f"text {i} ✓" * (i % 5 + 1)
+        watch()
+
+
+def test_cache_bounded_while_writing_and_reading_a_larger_dataset(url, open_ds, files):
+    ds = open_ds(url, shape=(N,), schema=schema(), cache=CAPACITY)
+    assert ds.cache.capacity == CAPACITY
+    watch = Watch(ds)
+    for i in range(N):
+        ds["image", i] = noise(i)
+        watch()
+        ds["dyn", i] = vec(i)[: i % 64 + 1]
+        ds["vec", i] = vec(i)
+        ds["label", i] = i % 7
+        ds["text", i] = f"text {i} ✓" * (i % 5 + 1)
+        watch()
+    assert watch.peak > CAPACITY // 2  # the cache was used, and filled
+    assert any(k.startswith("image/data/c/") for k in files(url))  # evicted dirty shards were written back
+    check_all(ds, watch, range(N))  # read back before flush: evicted writes came back from the store
+    ds.flush()
+    watch()
+    ds.close()
+    for rnd in range(2):
+        ds = open_ds(url, mode="r", cache=CAPACITY)
+        watch = Watch(ds)
+        order = np.random.default_rng(rnd).permutation(N) if rnd else range(N)
+        check_all(ds, watch, order)
+        got = ds["image", 0:N].compute()
+        assert got.shape == (N,) + SHAPE
+        watch()
+        ds.close()
+
+
+def test_overwrites_through_a_small_cache_keep_the_last_value(url, open_ds):
+    ds = open_ds(url, shape=(N,), schema=schema(), cache=CAPACITY)
+    watch = Watch(ds)
+    for rnd in range(3):
+        for i in np.random.default_rng(rnd).permutation(N)[: N // 2]:
+            ds["image", int(i)] = noise(int(i) + 1000 * rnd)
+            ds["label", int(i)] = (int(i) + rnd) % 7
+            watch()
+    expected = {}
+    for rnd in range(3):
+        for i in np.random.default_rng(rnd).permutation(N)[: N // 2]:
+            expected[int(i)] = rnd
+    ds.close()
+    ds = open_ds(url, mode="r", cache=CAPACITY)
+    for i in range(N):
+        if i in expected:
+            np.testing.assert_array_equal(ds["image", i].compute(), noise(i + 1000 * expected[i]))
+            assert ds["label", i].compute() == (i + expected[i]) % 7
+        else:
+            assert not ds.has_value("image", i)
+
+
+@pytest.mark.parametrize("capacity", [0, 1])
+def test_tiny_caches_still_work(url, open_ds, capacity):
+    ds = open_ds(url, shape=(20,), schema=schema(), cache=capacity)
+    for i in range(20):
+        ds["image", i] = noise(i)
+        ds["label", i] = i % 7
+    for i in range(20):
+        np.testing.assert_array_equal(ds["image", i].compute(), noise(i))
+    ds.close()
+    ds = open_ds(url, mode="r", cache=capacity)
+    np.testing.assert_array_equal(ds["label", 0:20].compute(), np.arange(20) % 7)
+    np.testing.assert_array_equal(ds["image", 19].compute(), noise(19))

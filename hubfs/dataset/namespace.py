@@ -1,18 +1,146 @@
-"""``user/ds`` names -> urls under the configured root (minimal: the default local root)."""
+"""``user/ds`` names -> urls under the configured root, and the config file that holds root and login.
+
+The root is ``HUBFS_ROOT``, else the config file's ``root``, else the local folder ``~/.hubfs/datasets``,
+so ``username/dataset`` urls work with no cloud at all. The config file (``HUBFS_CONFIG``, else
+``~/.hubfs/config``) is JSON, created with mode 0600 and replaced atomically:
+
+    {"root": "s3://bucket/prefix", "user": "alice",
+     "credentials": {"s3://bucket/prefix": {"aws_access_key_id": "...", "endpoint_url": "..."}}}
+
+Credentials are kept per root and used as the token for urls under that root when the caller gives none.
+They are secrets: nothing here puts them in a message, and ``redact`` masks them for display.
+"""
 from __future__ import annotations
 
+import json
 import os
 import re
+import tempfile
+from typing import Any
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+from hubfs.errors import ConfigError
+
+DEFAULT_ROOT = "~/.hubfs/datasets"
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+# Token keys whose values are not secret; every other value is masked by ``redact``.
+PUBLIC_KEYS = frozenset({"endpoint_url", "region", "region_name", "account_name", "project", "anon",
+                         "aws_access_key_id", "type", "client_email", "client_id", "tenant_id"})
+SETTINGS = ("root", "user", "endpoint")  # what `hubfs config set/get` may touch
 
 
-def default_root() -> str:
-    return os.environ.get("HUBFS_ROOT") or os.path.expanduser("~/.hubfs/datasets")
+# -- the config file ---------------------------------------------------------------------------------
+def config_path() -> str:
+    return os.path.expanduser(os.environ.get("HUBFS_CONFIG") or "~/.hubfs/config")
 
 
-def resolve(url: str, token=None):
-    """(url, token) with a ``user/ds`` name turned into ``<root>/user/ds``."""
-    if "://" not in url and _NAME.match(url) and not url.startswith(".") and not os.path.exists(url):
-        return f"{default_root().rstrip('/')}/{url}", token
+def load_config() -> dict:
+    """The config file's contents ({} when there is none)."""
+    path = config_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"config file {path} is not readable JSON ({type(exc).__name__}); "
+                          f"fix or remove it") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config file {path} does not hold a JSON object; fix or remove it")
+    return doc
+
+
+def save_config(doc: dict) -> str:
+    """Write the config atomically, mode 0600 from the first byte; returns its path."""
+    path = config_path()
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config.", dir=folder)  # mkstemp creates with 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+# -- the root and its credentials --------------------------------------------------------------------
+def _normal_root(root: str) -> str:
+    root = root.strip()
+    if "://" not in root:
+        root = os.path.abspath(os.path.expanduser(root))
+    return root.rstrip("/") or "/"
+
+
+def root(config: dict | None = None) -> str:
+    """The namespace root: ``HUBFS_ROOT``, else the config's ``root``, else ``~/.hubfs/datasets``."""
+    if os.environ.get("HUBFS_ROOT"):
+        return _normal_root(os.environ["HUBFS_ROOT"])
+    config = load_config() if config is None else config
+    return _normal_root(config.get("root") or DEFAULT_ROOT)
+
+
+default_root = root  # the name of the minimal version
+
+
+def credentials(for_root: str | None = None, config: dict | None = None) -> dict | None:
+    """The stored token for ``for_root`` (the current root by default), or None."""
+    config = load_config() if config is None else config
+    key = _normal_root(for_root) if for_root else root(config)
+    token = (config.get("credentials") or {}).get(key)
+    return dict(token) if token else None
+
+
+def is_name(url: str) -> bool:
+    """True when ``url`` is a ``user/dataset`` name rather than a path or url."""
+    return ("://" not in url and not url.startswith((".", "/", "~")) and bool(_NAME.match(url))
+            and not os.path.exists(url))
+
+
+def resolve(url: str, token: Any = None) -> tuple[str, Any]:
+    """(url, token) with a ``user/ds`` name turned into ``<root>/user/ds``.
+
+    When no token is given and the url lies under the configured root, the root's stored credentials
+    are the token.
+    """
+    if not isinstance(url, str):
+        url = os.fspath(url)
+    config = load_config()
+    base = root(config)
+    if is_name(url):
+        url = f"{base.rstrip('/')}/{url}"
+    if token is None and (url == base or url.startswith(base.rstrip("/") + "/")):
+        token = credentials(base, config)
     return url, token
+
+
+def user(config: dict | None = None) -> str | None:
+    config = load_config() if config is None else config
+    return config.get("user") or None
+
+
+# -- display -----------------------------------------------------------------------------------------
+def redact(token: Any) -> Any:
+    """A copy of ``token`` safe to print: secret values masked, public ones (endpoint, account) kept."""
+    if token is None:
+        return None
+    if isinstance(token, dict):
+        return {k: (redact(v) if isinstance(v, dict) else v if k in PUBLIC_KEYS else "***")
+                for k, v in token.items()}
+    if isinstance(token, str) and token == "anon":
+        return token
+    if isinstance(token, (str, os.PathLike)):
+        return f"<credentials file {os.fspath(token)}>"
+    return "***"
+
+
+__all__ = ["resolve", "root", "credentials", "is_name", "load_config", "save_config", "config_path",
+           "redact", "user", "SETTINGS"]

@@ -62,7 +62,6 @@ def test_cache_bounded_while_writing_and_reading_a_larger_dataset(url, open_ds, 
         ds["label", i] = i % 7
         ds["text", i] = f"text {i} ✓" * (i % 5 + 1)
         watch()
-    assert watch.peak > CAPACITY // 2  # the cache was used, and filled
     assert any(k.startswith("image/data/c/") for k in files(url))  # evicted dirty shards were written back
     check_all(ds, watch, range(N))  # read back before flush: evicted writes came back from the store
     ds.flush()
@@ -99,6 +98,26 @@ def test_overwrites_through_a_small_cache_keep_the_last_value(url, open_ds):
             assert ds["label", i].compute() == (i + expected[i]) % 7
         else:
             assert not ds.has_value("image", i)
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: chunk and shard sizes ignore the cache capacity (a 'vec' chunk "
+                   "decodes to 1 MiB, the 'label' chunk to 512 KiB for 240 samples), so with cache=256 KiB every "
+                   "sample write evicts and rewrites whole chunks and the whole image shard: ~250 MB and 1920 "
+                   "puts to store a 1.9 MB dataset (8 puts with a large cache)")
+def test_small_cache_does_not_multiply_the_bytes_written(url, open_ds, monkeypatch):
+    ds = open_ds(url, shape=(N,), schema=schema(), cache=CAPACITY)
+    written = []
+    put = ds._store.put
+    monkeypatch.setattr(ds._store, "put", lambda key, data: (written.append(len(data)), put(key, data))[1])
+    for i in range(N):
+        ds["image", i] = noise(i)
+        ds["dyn", i] = vec(i)[: i % 64 + 1]
+        ds["vec", i] = vec(i)
+        ds["label", i] = i % 7
+        ds["text", i] = f"text {i} ✓" * (i % 5 + 1)
+    ds.flush()
+    raw = N * (int(np.prod(SHAPE)) + 64 * 8 * 2 + 8 + 60)
+    assert sum(written) <= 10 * raw, (sum(written), len(written), raw)
 
 
 @pytest.mark.parametrize("capacity", [0, 1])

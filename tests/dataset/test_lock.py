@@ -1,0 +1,112 @@
+"""One writer at a time: a second writer gets LockedError, a dead writer's lock is stale, readers always open."""
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import hubfs
+from hubfs.errors import LockedError
+from hubfs.schema import ClassLabel, Image
+
+HOLDER = textwrap.dedent("""\
+    import sys, time
+    import hubfs
+    ds = hubfs.Dataset(sys.argv[1], mode="r+")
+    ds["label", 0] = 9  # unflushed: a killed holder never writes it
+    print("holding", flush=True)
+    time.sleep(120)
+""")
+
+
+def make(open_ds, url):
+    ds = open_ds(url, shape=(4,), schema={"image": Image((2, 2)), "label": ClassLabel(num_classes=10)})
+    for i in range(4):
+        ds["label", i] = i
+        ds["image", i] = np.full((2, 2), i, "uint8")
+    ds.close()
+
+
+@pytest.fixture
+def holder(local_url, open_ds):
+    """A child process holding the writer lock of a dataset at ``local_url``."""
+    make(open_ds, local_url)
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, local_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["r+", "a", "w", None])
+def test_second_writer_in_another_process_gets_locked_error(holder, local_url, open_ds, mode):
+    with pytest.raises(LockedError) as err:
+        open_ds(local_url, mode=mode, shape=(4,), schema={"image": Image((2, 2)), "label": ClassLabel(num_classes=10)})
+    assert str(holder.pid) in str(err.value)
+    assert isinstance(err.value, OSError)
+    reader = open_ds(local_url, mode="r")  # mode="w" did not wipe anything
+    assert reader["label", 3].compute() == 3
+
+
+def test_readers_open_while_another_process_writes(holder, local_url, open_ds):
+    readers = [open_ds(local_url, mode="r") for _ in range(3)]
+    for r in readers:
+        assert r.read_only
+        np.testing.assert_array_equal(r["label", 0:4].compute(), [0, 1, 2, 3])
+
+
+def test_lock_of_a_process_killed_with_sigkill_is_stale(holder, local_url, open_ds):
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert os.path.exists(os.path.join(local_url, ".hubfs-writer.lock"))
+    ds = open_ds(local_url, mode="r+")
+    assert not ds.read_only
+    assert ds["label", 0].compute() == 0
+    ds["label", 0] = 5
+    ds.close()
+    assert open_ds(local_url, mode="r")["label", 0].compute() == 5
+
+
+def test_second_writer_in_the_same_process_gets_locked_error(url, open_ds):
+    make(open_ds, url)
+    writer = open_ds(url, mode="r+")
+    for mode in ("r+", "a", "w", None):
+        with pytest.raises(LockedError) as err:
+            open_ds(url, mode=mode, shape=(4,), schema={"image": Image((2, 2)), "label": ClassLabel(num_classes=10)})
+        assert str(os.getpid()) in str(err.value)
+    reader = open_ds(url, mode="r")
+    assert reader["label", 2].compute() == 2
+    writer["label", 2] = 7
+    writer.close()
+    again = open_ds(url, mode="r+")
+    assert again["label", 2].compute() == 7
+
+
+def test_lock_released_by_close_and_delete(url, open_ds, other_url):
+    make(open_ds, url)
+    first = open_ds(url, mode="r+")
+    first.close()
+    second = open_ds(url, mode="r+")
+    second.delete()
+    third = open_ds(url, shape=(1,), schema={"label": ClassLabel(num_classes=2)})
+    assert len(third) == 1
+
+
+def test_lock_of_a_garbage_collected_dataset_is_stale(url, open_ds, files):
+    make(open_ds, url)
+    ds = hubfs.Dataset(url, mode="r+")
+    ds._closed = True  # as if __del__ could not run: the lock object stays in the store
+    del ds
+    gc.collect()
+    assert ".hubfs-writer.lock" in files(url)
+    again = open_ds(url, mode="r+")
+    assert again["label", 1].compute() == 1

@@ -1,8 +1,100 @@
-"""Sub-commands: placeholder until its owner lands it."""
+"""``hubfs mount | unmount | info``: serve a dataset as a folder of ordinary files, and describe one."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import sys
+
+from hubfs.errors import ConfigError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """'64M', '1.5GiB', '1000' -> bytes (binary units)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512M or 2G")
+    value, unit = float(m.group(1)), m.group(2).lower()
+    return int(value * 1024 ** ("kmgt".index(unit) + 1)) if unit else int(value)
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
-    """Add this module's sub-commands to the `hubfs` parser."""
+    """Add this module's sub-commands to the ``hubfs`` parser."""
+    p = sub.add_parser("mount", help="show a dataset as a folder of ordinary files",
+                       description="Mount the dataset at URL on the folder MOUNTPOINT: one folder per sample, "
+                                   "one file per tensor (see doc/SEMANTICS.md). Returns once the mount is ready; "
+                                   "a background process serves it until `hubfs unmount MOUNTPOINT`.")
+    p.add_argument("url", help="dataset url: a folder, memory://..., s3://..., or user/name")
+    p.add_argument("mountpoint", help="an existing folder")
+    p.add_argument("--read-only", action="store_true", help="refuse every write with EROFS")
+    p.add_argument("--foreground", action="store_true", help="serve in this process until unmounted or ^C")
+    p.add_argument("--cache", type=parse_size, metavar="SIZE", help="dataset cache size, e.g. 256M (default 64M)")
+    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    p.set_defaults(func=cmd_mount)
+
+    p = sub.add_parser("unmount", help="flush and unmount (also clears a mount left by a killed process)")
+    p.add_argument("mountpoint")
+    p.set_defaults(func=cmd_unmount)
+
+    p = sub.add_parser("info", help="describe a dataset: length, tensors, their files in a mount")
+    p.add_argument("url")
+    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+
+def _token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(path):
+        raise ConfigError(f"token file {path!r} does not exist")
+    return path
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    from hubfs.fuse.mount import mount
+
+    pid = mount(args.url, args.mountpoint, read_only=args.read_only, cache=args.cache, token=_token(args.token),
+                foreground=args.foreground)
+    if not args.foreground:
+        print(f"mounted {args.url} on {args.mountpoint} (process {pid}); `hubfs unmount {args.mountpoint}` to stop")
+    return 0
+
+
+def cmd_unmount(args: argparse.Namespace) -> int:
+    from hubfs.fuse.mount import unmount
+
+    unmount(args.mountpoint)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from hubfs import Dataset
+    from hubfs.fuse.view import View
+
+    ds = Dataset(args.url, mode="r", token=_token(args.token))
+    try:
+        info = View(ds).info()
+        for key, t in info["tensors"].items():
+            schema = ds.tensor_type(key)
+            t.update(shape=list(schema.shape), dtype=str(schema.dtype), max_shape=schema.max_shape,
+                     compressor=schema.compressor)
+    finally:
+        ds.close()
+    if args.json:
+        json.dump(info, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    print(f"{info['url']}: {info['length']} samples")
+    width = max(len(k) for k in info["tensors"])
+    for key, t in info["tensors"].items():
+        shape = "(" + ", ".join(str(d) for d in t["shape"]) + (",)" if len(t["shape"]) == 1 else ")")
+        print(f"  {key:<{width}}  {t['type']:<12} shape={shape} dtype={t['dtype']} "
+              f"compressor={t['compressor']}  ->  <i>/{t['file']}")
+    if info["meta_information"]:
+        print(f"  meta_information: {json.dumps(info['meta_information'], default=str)}")
+    return 0

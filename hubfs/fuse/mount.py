@@ -1,0 +1,276 @@
+"""Mounting: serve a dataset in a fresh child process, unmount with a flush, clear stale mounts.
+
+``mount()`` starts ``python -m hubfs.fuse.mount`` (a fresh interpreter: forking a process that already
+runs threads, as fsspec and aiohttp start them, is unsafe) and returns once the kernel has mounted the
+folder; the child writes "ready" down a pipe from FUSE's ``init``. A record per mountpoint (pid, url, log)
+lets ``unmount()`` find the server: it sends SIGTERM, which libfuse turns into a clean exit that flushes the
+dataset (``destroy``), and waits for the process to end. A mount whose process was killed leaves
+"Transport endpoint is not connected" behind: ``unmount()`` and ``mount()`` clear it with
+``fusermount3 -u`` (``-uz`` when busy).
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from hubfs.errors import HubfsError, LockedError, ReadOnlyError
+
+READY = b"ready\n"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 120.0
+
+
+class MountError(HubfsError, OSError):
+    """A mount could not be made or taken down."""
+
+
+# -- where mounts are recorded -----------------------------------------------------------------------
+def state_dir() -> str:
+    base = os.environ.get("HUBFS_STATE_DIR") or os.path.join(
+        os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/hubfs-{os.getuid()}", "mounts")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    return base
+
+
+def canonical(mountpoint: str) -> str:
+    """The mountpoint as /proc/mounts spells it, without touching the mountpoint itself (it may be stale)."""
+    path = os.path.abspath(os.path.expanduser(mountpoint)).rstrip("/") or "/"
+    parent, name = os.path.split(path)
+    return os.path.join(os.path.realpath(parent), name)
+
+
+def _record_path(mountpoint: str, suffix: str = ".json") -> str:
+    return os.path.join(state_dir(), hashlib.sha1(mountpoint.encode()).hexdigest()[:16] + suffix)
+
+
+def _read_record(mountpoint: str) -> dict | None:
+    try:
+        with open(_record_path(mountpoint)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def mounted(mountpoint: str) -> str | None:
+    """The file system type mounted at ``mountpoint`` (e.g. 'fuse.hubfs'), or None."""
+    mp = canonical(mountpoint)
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[1].encode().decode("unicode_escape") == mp:
+                return fields[2]
+    return None
+
+
+def is_stale(mountpoint: str) -> bool:
+    """True when a FUSE mount is there but its server is gone (ENOTCONN)."""
+    try:
+        os.stat(mountpoint)
+    except OSError as exc:
+        return exc.errno == errno.ENOTCONN
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _is_server(pid: int, mountpoint: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"hubfs.fuse.mount" in args and mountpoint.encode() in args
+
+
+def clear_stale(mountpoint: str) -> bool:
+    """Detach a mount left by a dead server; True when one was there."""
+    mp = canonical(mountpoint)
+    if mounted(mp) is None:
+        return False
+    for args in (["-u"], ["-uz"]):
+        if subprocess.run(["fusermount3", *args, mp], capture_output=True).returncode == 0 and mounted(mp) is None:
+            return True
+    raise MountError(errno.EBUSY, f"could not unmount the stale mount at {mp}")
+
+
+# -- mount -------------------------------------------------------------------------------------------
+def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None = None,
+          token: Any = None, foreground: bool = False) -> int:
+    """Mount the dataset at ``url`` on ``mountpoint``; returns the serving process id once it is ready.
+
+    With ``foreground`` the current process serves until unmounted (or SIGINT/SIGTERM) and 0 is returned.
+    """
+    mp = canonical(mountpoint)
+    if is_stale(mp):
+        clear_stale(mp)
+    if not os.path.isdir(mp):
+        raise MountError(errno.ENOTDIR, f"mountpoint {mp} is not a folder")
+    if mounted(mp) is not None:
+        raise MountError(errno.EBUSY, f"{mp} is already a mountpoint; `hubfs unmount {mp}` first")
+    options = {"url": url, "mountpoint": mp, "read_only": read_only, "cache": cache, "token": token}
+    if foreground:
+        serve(options)
+        return 0
+    log_path = _record_path(mp, ".log")
+    read_fd, write_fd = os.pipe()
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hubfs.fuse.mount", "--serve", json.dumps(options), "--ready-fd", str(write_fd),
+             mp],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, pass_fds=(write_fd,),
+            start_new_session=True)  # outlives the command that mounted it; a terminal's ^C does not reach it
+    os.close(write_fd)
+    status = _wait_ready(read_fd, proc)
+    if status != READY:
+        proc.wait(timeout=10) if proc.poll() is None else None
+        raise MountError(errno.EIO, f"mounting {url} on {mp} failed: {_tail(log_path) or status.decode(errors='replace')}")
+    with open(_record_path(mp), "w") as f:
+        json.dump({"pid": proc.pid, "url": url, "mountpoint": mp, "log": log_path, "read_only": read_only}, f)
+    _tune_read_ahead(mp)
+    return proc.pid
+
+
+def _wait_ready(fd: int, proc: subprocess.Popen) -> bytes:
+    import select
+
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                return os.read(fd, 4096) or b"the mount process exited"
+            if proc.poll() is not None:
+                return b"the mount process exited"
+        proc.kill()
+        return b"timed out waiting for the mount"
+    finally:
+        os.close(fd)
+
+
+def _tail(path: str, lines: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(line.strip() for line in f.readlines()[-lines:] if line.strip())
+    except OSError:
+        return ""
+
+
+def _tune_read_ahead(mp: str, kib: int = 1024) -> None:
+    """FUSE reads arrive in 128-256 KiB pieces unless the mount's bdi read-ahead is raised (root only)."""
+    try:
+        dev = os.stat(mp).st_dev
+        with open(f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb", "w") as f:
+            f.write(str(kib))
+    except OSError:
+        pass
+
+
+# -- unmount -----------------------------------------------------------------------------------------
+def unmount(mountpoint: str, timeout: float = STOP_TIMEOUT) -> None:
+    """Flush and unmount: stop the server cleanly (SIGTERM), or clear a stale mount left by a dead one."""
+    mp = canonical(mountpoint)
+    record = _read_record(mp)
+    pid = record.get("pid") if record else None
+    if pid and _alive(pid) and _is_server(pid, mp):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            clear_stale(mp)
+            _forget(mp)
+            raise MountError(errno.ETIMEDOUT, f"the server of {mp} did not stop in {timeout:.0f} s and was killed; "
+                                              f"writes after the last fsync may be lost (log: {record.get('log')})")
+    elif mounted(mp) is None:
+        _forget(mp)
+        raise MountError(errno.EINVAL, f"nothing is mounted at {mp}")
+    if mounted(mp) is not None:
+        clear_stale(mp)
+    _forget(mp)
+
+
+def _forget(mp: str) -> None:
+    try:
+        os.unlink(_record_path(mp))
+    except FileNotFoundError:
+        pass
+
+
+# -- the serving process -----------------------------------------------------------------------------
+def open_dataset(url: str, read_only: bool, cache: int | None, token: Any) -> Any:
+    """The dataset to serve: writable unless asked not to be or the store refuses writes (then EROFS)."""
+    from hubfs import Dataset
+
+    kwargs = {"token": token}
+    if cache:
+        kwargs["cache"] = int(cache)
+    if read_only:
+        return Dataset(url, mode="r", **kwargs)
+    try:
+        return Dataset(url, mode="r+", **kwargs)
+    except LockedError:
+        raise
+    except ReadOnlyError as exc:
+        print(f"hubfs: {exc}; serving it read-only", file=sys.stderr)
+        return Dataset(url, mode="r", **kwargs)
+
+
+def serve(options: dict, ready_fd: int | None = None) -> None:
+    """Open the dataset and run the FUSE loop in this process until unmounted or signalled."""
+    from hubfs.fuse.ops import FUSE, Operations
+    from hubfs.fuse.view import View
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ds = open_dataset(options["url"], options.get("read_only", False), options.get("cache"), options.get("token"))
+
+    def ready() -> None:
+        if ready_fd is not None:
+            os.write(ready_fd, READY)
+            os.close(ready_fd)
+
+    view = View(ds)
+    fuse_options = {"fsname": f"hubfs:{ds.url}"[:200].replace(",", "_"), "subtype": "hubfs",
+                    "default_permissions": True, "ro": view.read_only}
+    try:
+        FUSE(Operations(view, on_ready=ready), options["mountpoint"], raw_fi=True, foreground=True,
+             nothreads=True, **fuse_options)
+    except RuntimeError as exc:
+        # On libfuse 3, mfusepy raises RuntimeError(8) after a SIGINT/SIGTERM exit: a normal stop.
+        if exc.args != (8,):
+            raise
+    finally:
+        ds.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hubfs.fuse.mount", description="hubfs mount server (internal)")
+    parser.add_argument("--serve", required=True, help="mount options as JSON")
+    parser.add_argument("--ready-fd", type=int)
+    parser.add_argument("mountpoint", help="repeated so that the process list shows it")
+    args = parser.parse_args(argv)
+    serve(json.loads(args.serve), args.ready_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

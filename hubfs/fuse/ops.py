@@ -1,0 +1,255 @@
+"""The FUSE boundary: one thin mfusepy ``Operations`` class over ``View``, and ONE errno table.
+
+Every handler has the same shape: call the view, and on error turn the exception into an errno through
+``errno_of`` (mfusepy would turn anything else into EINVAL: we never rely on that). Tuning follows
+shared/FIELD-NOTES.md: libfuse 3, one thread, kernel page cache kept across opens, long attribute and entry
+timeouts (invalidated when the mount changes a sample), readdir returning attributes with real offsets, a
+1 MiB ``st_blksize`` and read-ahead, and no xattr handlers at all.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+import queue
+import threading
+from typing import Any, Callable
+
+os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")  # mfusepy loads libfuse 2 when both are installed
+
+import mfusepy  # noqa: E402
+
+from hubfs.errors import (CodecError, ConfigError, DatasetClosedError, DatasetNotFoundError,  # noqa: E402
+                          IndexOutOfRangeError, LockedError, ReadOnlyError, SampleError, SchemaError,
+                          StoreError, TensorNotFoundError)
+from hubfs.fuse.view import View  # noqa: E402
+
+log = logging.getLogger("hubfs.fuse")
+
+CACHE_TIMEOUT = 300.0  # seconds the kernel trusts attributes and names; changes made here invalidate them
+READ_AHEAD = 1 << 20
+FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3  # open(O_TRUNC) arrives as one open, not setattr(size=0) + open
+FUSE_CAP_READDIRPLUS = 1 << 13
+FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
+FUSE_READDIR_PLUS = 1 << 0
+FUSE_FILL_DIR_PLUS = 1 << 1
+
+# The one errno table: the first class an exception is an instance of gives its errno. Hubfs errors come
+# first because several also subclass OSError (ReadOnlyError is a PermissionError with errno None).
+ERRNO_TABLE: tuple[tuple[type[BaseException], int], ...] = (
+    (ReadOnlyError, errno.EROFS),
+    (StoreError, errno.EIO),
+    (DatasetClosedError, errno.EIO),
+    (LockedError, errno.EAGAIN),
+    (TensorNotFoundError, errno.ENOENT),
+    (IndexOutOfRangeError, errno.ENOENT),
+    (DatasetNotFoundError, errno.ENOENT),
+    (SampleError, errno.EINVAL),
+    (CodecError, errno.EINVAL),
+    (SchemaError, errno.EINVAL),
+    (ConfigError, errno.EINVAL),
+    (NotImplementedError, errno.ENOTSUP),
+    (MemoryError, errno.ENOMEM),
+)
+
+
+def errno_of(exc: BaseException) -> int:
+    """The errno an exception becomes at the FUSE boundary; EIO for anything unexpected."""
+    for cls, code in ERRNO_TABLE:
+        if isinstance(exc, cls):
+            return code
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0:
+        return exc.errno  # the view's own refusals carry their errno
+    return errno.EIO
+
+
+def _translated(method: Callable) -> Callable:
+    """Run a handler; turn its exception into ``FuseOSError(errno_of(exc))``, logged once."""
+
+    def handler(self: "Operations", *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            code = errno_of(exc)
+            level = logging.DEBUG if code == errno.ENOENT else logging.WARNING
+            log.log(level, "%s%r -> %s: %s", method.__name__, args[:1], errno.errorcode.get(code, code), exc,
+                    exc_info=code == errno.EIO)
+            raise mfusepy.FuseOSError(code) from exc
+
+    handler.__name__ = method.__name__
+    handler.__doc__ = method.__doc__
+    return handler
+
+
+def _refuse(code: int, what: str) -> Callable:
+    def handler(self: "Operations", *args: Any) -> Any:
+        raise mfusepy.FuseOSError(errno.EROFS if self.view.read_only else code)
+
+    handler.__name__ = what
+    handler.__doc__ = f"{what} makes no sense in a dataset's view: {errno.errorcode[code]} (EROFS when read-only)."
+    return handler
+
+
+class Operations(mfusepy.Operations):
+    """Translates FUSE up-calls to ``View`` calls; holds no logic of its own beyond cache flags."""
+
+    use_ns = True  # the view's times are integer nanoseconds
+
+    def __init__(self, view: View, on_ready: Callable[[], None] | None = None):
+        self.view = view
+        self.on_ready = on_ready
+        self._invalidations: queue.Queue[str | None] = queue.Queue()
+        self._fuse_ptr: int | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    def init_with_config(self, conn: Any, config: Any) -> None:
+        if config is not None:
+            config.entry_timeout = config.attr_timeout = CACHE_TIMEOUT
+            config.negative_timeout = 0.0  # a created file or appended sample must be found at once
+            config.kernel_cache = 1  # keep pages across opens; changed files are opened direct_io instead
+            config.no_rofd_flush = 1  # read-only closes need no flush up-call
+        if conn is not None:
+            conn.max_readahead = READ_AHEAD
+            conn.want |= conn.capable & (FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS)
+            conn.want &= ~FUSE_CAP_READDIRPLUS_AUTO  # always readdirplus: `ls -l` needs no lookups
+        # Invalidations are sent from their own thread: sent from an up-call they can deadlock the kernel.
+        self._fuse_ptr = mfusepy._libfuse.fuse_get_context().contents.fuse
+        self.view.on_change = self._invalidations.put
+        threading.Thread(target=self._invalidate_loop, name="hubfs-invalidate", daemon=True).start()
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def _invalidate_loop(self) -> None:
+        invalidate = mfusepy._libfuse.fuse_invalidate_path
+        invalidate.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
+        while True:
+            path = self._invalidations.get()
+            if path is None:
+                return
+            for p in (path, path.rsplit("/", 1)[0] or "/"):
+                invalidate(self._fuse_ptr, p.encode())  # -ENOENT when the kernel never saw it: fine
+
+    def destroy(self, path: str) -> None:
+        """Clean unmount: every committed write becomes durable."""
+        self._invalidations.put(None)
+        try:
+            self.view.sync()
+        except Exception as exc:  # destroy cannot fail; say why writes may be missing
+            log.error("flush at unmount failed: %s", exc)
+
+    # -- metadata -----------------------------------------------------------------------------------
+    @_translated
+    def getattr(self, path: str, fh: Any = None) -> dict:
+        return self.view.stat(path)
+
+    @_translated
+    def readdir_with_offset(self, path: str, offset: int, fh: Any) -> Any:
+        return self.view.listdir(path, offset)
+
+    @_translated
+    def statfs(self, path: str) -> dict:
+        return self.view.statfs()
+
+    # -- files --------------------------------------------------------------------------------------
+    def _opened(self, handle: Any, fi: Any) -> int:
+        fi.fh = handle.fh
+        node = handle.node
+        # Writers and files this mount has changed bypass the page cache: every open then reads its own
+        # snapshot, so a reader sees a whole old or a whole new file, never pages of both.
+        if handle.writable or node.kind == "meta_file" or self.view.changed(node.key, node.index):
+            fi.direct_io = 1
+        return 0
+
+    @_translated
+    def open(self, path: str, fi: Any) -> int:
+        return self._opened(self.view.open(path, fi.flags), fi)
+
+    @_translated
+    def create(self, path: str, mode: int, fi: Any) -> int:
+        return self._opened(self.view.create(path, fi.flags), fi)
+
+    @_translated
+    def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
+        return self.view.read(fi.fh, size, offset)
+
+    @_translated
+    def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
+        return self.view.write(fi.fh, data, offset)
+
+    @_translated
+    def truncate(self, path: str, length: int, fi: Any = None) -> int:
+        self.view.truncate(path, length, None if fi is None else fi.fh)
+        return 0
+
+    @_translated
+    def flush(self, path: str, fi: Any) -> int:
+        self.view.flush(fi.fh)
+        return 0
+
+    @_translated
+    def fsync(self, path: str, datasync: int, fi: Any) -> int:
+        self.view.fsync(fi.fh)
+        return 0
+
+    @_translated
+    def release(self, path: str, fi: Any) -> int:
+        self.view.release(fi.fh)
+        return 0
+
+    @_translated
+    def utimens(self, path: str, times: Any = None) -> int:
+        """Accepted and ignored (touch, cp -p, tar x): times are the mount's, not settable."""
+        self.view.resolve(path)
+        return 0
+
+    # -- folders ------------------------------------------------------------------------------------
+    @_translated
+    def mkdir(self, path: str, mode: int) -> int:
+        self.view.mkdir(path)
+        return 0
+
+    @_translated
+    def unlink(self, path: str) -> int:
+        self.view.unlink(path)
+        return 0
+
+    @_translated
+    def rmdir(self, path: str) -> int:
+        self.view.rmdir(path)
+        return 0
+
+    rename = _refuse(errno.EPERM, "rename")
+    link = _refuse(errno.EPERM, "link")
+    symlink = _refuse(errno.EPERM, "symlink")
+    mknod = _refuse(errno.EPERM, "mknod")
+    chmod = _refuse(errno.EPERM, "chmod")
+    chown = _refuse(errno.EPERM, "chown")
+    # No getxattr/listxattr/setxattr/access/opendir: left out, libfuse answers ENOSYS once and the kernel
+    # stops asking (implementing getxattr, even as ENODATA, doubles the up-calls of `ls -l`).
+
+
+class FUSE(mfusepy.FUSE):
+    """mfusepy's FUSE with a readdir that hands the kernel full attributes (readdirplus).
+
+    mfusepy copies only st_mode into the filler's stat and never passes FUSE_FILL_DIR_PLUS, so `ls -l`
+    would cost one lookup up-call per entry; libfuse < 3.17.1 also drops the attributes of entries whose
+    offset is 0, so entries carry real offsets.
+    """
+
+    def readdir_fuse_3(self, path: bytes | None, buf: Any, filler: Any, offset: int, fip: Any, flags: int) -> int:
+        decoded = None if path is None else path.decode(self.encoding, self.errors)
+        plus = FUSE_FILL_DIR_PLUS if flags & FUSE_READDIR_PLUS else 0
+        st = mfusepy.c_stat()
+        try:  # entries are computed lazily: an error while listing must meet the errno table too
+            for name, attrs, next_offset in self.operations.readdir_with_offset(decoded, offset, fip.contents.fh):
+                ctypes.memset(ctypes.byref(st), 0, ctypes.sizeof(st))
+                mfusepy.set_st_attrs(st, attrs, use_ns=self.use_ns)
+                if filler(buf, name.encode(self.encoding, self.errors), st, next_offset, plus) != 0:
+                    break
+        except mfusepy.FuseOSError as exc:
+            return -exc.errno
+        except Exception as exc:
+            log.warning("readdir %s -> %s", decoded, exc, exc_info=True)
+            return -errno_of(exc)
+        return 0

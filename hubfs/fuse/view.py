@@ -1,0 +1,515 @@
+"""The mount's file system, without FUSE: paths <-> (tensor key, sample index), listings, stats, handles.
+
+    /                      one folder per sample, named by its decimal index (no padding: the names of
+                           existing samples never change while the dataset grows), and ``.hubfs/``
+    /.hubfs/schema.json    the schema; /.hubfs/info.json: url, length, tensors and their files
+    /<i>/<tensor>.<ext>    one file per tensor the sample has a value for; nested keys are sub-folders
+
+Everything here is plain Python over the engine interface of doc/DESIGN.md, so it is tested against a
+``Dataset`` without mounting. Errors are hubfs errors (bad content, read-only, store failures) or
+``OSError``s carrying the errno for what the view itself refuses (a name that does not exist, an operation
+that makes no sense here); ``ops.py`` turns both into errnos through one table.
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+import json
+import os
+import stat
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from hubfs.codecs import jpeg, npy, png, text, wav
+from hubfs.codecs import json as json_codec
+from hubfs.errors import CodecError, SampleError
+
+META_DIR = ".hubfs"
+BLOCK_SIZE = 1 << 20  # st_blksize: tools read and copy in 1 MiB blocks
+ENCODED_CACHE_BYTES = 32 << 20  # encoded .txt/.npy/.json/.wav files kept between stat and open
+DIR_MODE = stat.S_IFDIR | 0o755
+FILE_MODE = stat.S_IFREG | 0o644
+
+
+def _error(code: int, message: str) -> OSError:
+    return OSError(code, f"{os.strerror(code)}: {message}")
+
+
+# -- file formats ------------------------------------------------------------------------------------
+class _Format:
+    """How one tensor's samples become files and back: extension, encode(value), decode(bytes)."""
+
+    def __init__(self, key: str, schema: Any):
+        self.key = key
+        self.type = schema
+        fmt = schema.file_format
+        if fmt == "wav" and not wav.can_encode(schema.dtype):
+            fmt = "npy"  # float audio has no PCM form; the .npy keeps every value
+        self.ext = fmt
+        self.image_codec = {"png": png, "jpg": jpeg}.get(fmt)
+        # The sample codec the engine stores: when it is the file's own format, files are served as stored.
+        self.stored = self.image_codec is not None and schema.compressor == self.image_codec.NAME
+
+    def encode(self, value: Any) -> bytes:
+        t = self.type
+        if self.image_codec is not None:
+            return self.image_codec.encode(value) if np.asarray(value).size else b""
+        if self.ext == "txt":
+            if isinstance(value, str):
+                return text.encode(value)
+            return text.encode_label(int(value), getattr(t, "names", None))
+        if self.ext == "json":
+            return json_codec.encode(value)
+        if self.ext == "wav":
+            return wav.encode(value, getattr(t, "sample_rate", None))
+        return npy.encode(value)
+
+    def decode(self, data: bytes, index: int) -> Any:
+        """The value a file's bytes hold; SampleError naming the tensor and index when they do not decode."""
+        t = self.type
+        try:
+            if self.image_codec is not None:
+                value = self.image_codec.decode(data)
+                if len(t.shape) == 3 and value.ndim == 2:
+                    value = value[:, :, None]
+                return value
+            if self.ext == "txt":
+                if t.is_text:
+                    return text.decode(data)
+                return text.decode_label(data, getattr(t, "names", None))
+            if self.ext == "json":
+                return json_codec.decode(data)
+            if self.ext == "wav":
+                value, rate = wav.decode(data)
+                want = getattr(t, "sample_rate", None)
+                if want and rate != want:
+                    raise CodecError(f"the WAV file is {rate} Hz, the tensor holds {want} Hz audio")
+                if len(t.shape) == 2 and value.ndim == 1:
+                    value = value[:, None]
+                return value
+            return npy.decode(data)
+        except CodecError as exc:
+            raise SampleError(self.key, index, f"{self.key.rsplit('/', 1)[-1]}.{self.ext}: {exc}") from exc
+
+
+# -- what a path names -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Node:
+    """A resolved path: ``kind`` is root, meta, meta_file, sample, group or file."""
+
+    kind: str
+    index: int = -1
+    key: str = ""  # tensor key (file), key prefix (group), file name (meta_file)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind in ("root", "meta", "sample", "group")
+
+
+class Handle:
+    """An open file: its encoded bytes (a snapshot taken at open), and whether they await a commit."""
+
+    __slots__ = ("fh", "node", "path", "data", "writable", "append", "dirty")
+
+    def __init__(self, fh: int, node: Node, path: str, data: bytes | bytearray, writable: bool, append: bool):
+        self.fh = fh
+        self.node = node
+        self.path = path
+        self.data = bytearray(data) if writable else data
+        self.writable = writable
+        self.append = append
+        self.dirty = False
+
+
+class View:
+    """The folder view of ``ds``. Not thread-safe: the FUSE loop serves one up-call at a time."""
+
+    def __init__(self, ds: Any, clock: Callable[[], float] = time.time):
+        self.ds = ds
+        self.clock = clock
+        self.read_only = bool(ds.read_only)
+        self.mounted_at = clock()
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.formats = {key: _Format(key, ds.tensor_type(key)) for key in ds.keys()}
+        # Folder tree of a sample: key prefix -> {name: Node kind, key}; "" is the sample folder itself.
+        self.tree: dict[str, dict[str, tuple[str, str]]] = {"": {}}
+        for key, fmt in self.formats.items():
+            parts = key.split("/")
+            for depth in range(len(parts) - 1):
+                parent, name = "/".join(parts[:depth]), parts[depth]
+                prefix = "/".join(parts[:depth + 1])
+                self.tree.setdefault(parent, {})[name] = ("group", prefix)
+                self.tree.setdefault(prefix, {})
+            self.tree["/".join(parts[:-1])][f"{parts[-1]}.{fmt.ext}"] = ("file", key)
+        self.handles: dict[int, Handle] = {}
+        self._fhs = itertools.count(1)
+        self._encoded: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._encoded_bytes = 0
+        self.mtimes: dict[tuple[str, int], float] = {}  # samples changed through the view
+        self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
+
+    # -- paths ---------------------------------------------------------------------------------------
+    def resolve(self, path: str, *, missing_ok: bool = False) -> Node:
+        """The node ``path`` names; ENOENT when it names nothing (or, unless ``missing_ok``, a file of
+        a tensor the sample has no value for)."""
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return Node("root")
+        head, rest = parts[0], parts[1:]
+        if head == META_DIR:
+            if not rest:
+                return Node("meta")
+            if len(rest) == 1 and rest[0] in self._meta_files():
+                return Node("meta_file", key=rest[0])
+            raise _error(errno.ENOENT, path)
+        index = self.sample_index(head)
+        if index is None:
+            raise _error(errno.ENOENT, f"{path}: no sample {head!r}; samples are 0..{len(self.ds) - 1}")
+        prefix = ""
+        for depth, name in enumerate(rest):
+            kind, key = self.tree.get(prefix, {}).get(name, (None, ""))
+            if kind == "group":
+                prefix = key
+                continue
+            if kind == "file" and depth == len(rest) - 1:
+                if missing_ok or self.exists(key, index):
+                    return Node("file", index, key)
+            raise _error(errno.ENOENT, path)
+        return Node("group", index, prefix) if prefix else Node("sample", index)
+
+    def sample_index(self, name: str) -> int | None:
+        """The index a root entry names: canonical decimal (no sign, no leading zeros) below the length."""
+        if not name.isdigit() or (len(name) > 1 and name[0] == "0"):
+            return None
+        i = int(name)
+        return i if i < len(self.ds) else None
+
+    def path_of(self, key: str, index: int) -> str:
+        parts = key.split("/")
+        return "/" + "/".join([str(index)] + parts[:-1] + [f"{parts[-1]}.{self.formats[key].ext}"])
+
+    def exists(self, key: str, index: int) -> bool:
+        """The sample has a file for ``key``: it has a value, or a file was created and is still open."""
+        return self.ds.has_value(key, index) or self._pending(key, index) is not None
+
+    def _pending(self, key: str, index: int) -> Handle | None:
+        """The newest writable handle of a file whose buffer differs from what the dataset holds."""
+        found = None
+        for h in self.handles.values():
+            if h.writable and h.dirty and h.node.key == key and h.node.index == index:
+                found = h
+        return found
+
+    # -- metadata files ------------------------------------------------------------------------------
+    def _meta_files(self) -> dict[str, Callable[[], bytes]]:
+        return {"schema.json": self._schema_json, "info.json": self._info_json}
+
+    def _schema_json(self) -> bytes:
+        nested: dict = {}
+        for key in self.formats:
+            node = nested
+            *parents, leaf = key.split("/")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = self.ds.tensor_type(key).to_json()
+        return (json.dumps(nested, indent=2) + "\n").encode()
+
+    def _info_json(self) -> bytes:
+        return (json.dumps(self.info(), indent=2, default=str) + "\n").encode()
+
+    def info(self) -> dict:
+        """What .hubfs/info.json holds: url, length, and each tensor's type and file name."""
+        return {
+            "url": str(getattr(self.ds, "url", "")),
+            "length": len(self.ds),
+            "read_only": self.read_only,
+            "tensors": {key: {"type": fmt.type.kind, "file": self.path_of(key, 0).split("/", 2)[2],
+                              "served_as_stored": fmt.stored} for key, fmt in self.formats.items()},
+            "meta_information": getattr(self.ds, "meta_information", {}) or {},
+        }
+
+    # -- file bytes ----------------------------------------------------------------------------------
+    def file_bytes(self, key: str, index: int) -> bytes:
+        """The encoded file of sample ``index`` of ``key``: PNG/JPEG as stored, else the file codec's."""
+        fmt = self.formats[key]
+        if fmt.stored:
+            return self.ds.read_stored(key, index) or b""
+        ckey = (key, index)
+        data = self._encoded.get(ckey)
+        if data is not None:
+            self._encoded.move_to_end(ckey)
+            return data
+        data = fmt.encode(self.ds[key, index].compute())
+        self._encoded[ckey] = data
+        self._encoded_bytes += len(data)
+        while self._encoded_bytes > ENCODED_CACHE_BYTES and len(self._encoded) > 1:
+            self._encoded_bytes -= len(self._encoded.popitem(last=False)[1])
+        return data
+
+    def file_size(self, key: str, index: int) -> int:
+        pending = self._pending(key, index)
+        if pending is not None:
+            return len(pending.data)
+        if self.formats[key].stored:
+            return self.ds.stored_nbytes(key, index) or 0
+        return len(self.file_bytes(key, index))
+
+    def _forget(self, key: str, index: int) -> None:
+        data = self._encoded.pop((key, index), None)
+        if data is not None:
+            self._encoded_bytes -= len(data)
+
+    # -- stat and listings ---------------------------------------------------------------------------
+    def _dir_attrs(self, subdirs: int, mtime: float | None = None) -> dict:
+        t = int(1e9 * (self.mounted_at if mtime is None else mtime))  # times in ns
+        return {"st_mode": DIR_MODE, "st_nlink": 2 + subdirs, "st_size": 0, "st_uid": self.uid,
+                "st_gid": self.gid, "st_atime": t, "st_mtime": t, "st_ctime": t, "st_blksize": BLOCK_SIZE}
+
+    def _file_attrs(self, size: int, mtime: float | None = None) -> dict:
+        t = int(1e9 * (self.mounted_at if mtime is None else mtime))  # times in ns
+        return {"st_mode": FILE_MODE if not self.read_only else FILE_MODE & ~0o222, "st_nlink": 1,
+                "st_size": size, "st_uid": self.uid, "st_gid": self.gid, "st_atime": t, "st_mtime": t,
+                "st_ctime": t, "st_blksize": BLOCK_SIZE, "st_blocks": (size + 511) // 512}
+
+    def _groups_in(self, prefix: str) -> int:
+        return sum(1 for kind, _ in self.tree.get(prefix, {}).values() if kind == "group")
+
+    def stat(self, path: str) -> dict:
+        return self.stat_node(self.resolve(path))
+
+    def stat_node(self, node: Node) -> dict:
+        if node.kind == "root":
+            return self._dir_attrs(len(self.ds) + 1)
+        if node.kind == "meta":
+            return self._dir_attrs(0)
+        if node.kind == "meta_file":
+            return self._file_attrs(len(self._meta_files()[node.key]()))
+        if node.kind in ("sample", "group"):
+            return self._dir_attrs(self._groups_in(node.key))
+        return self._file_attrs(self.file_size(node.key, node.index), self.mtimes.get((node.key, node.index)))
+
+    def listdir(self, path: str, offset: int = 0) -> Iterator[tuple[str, dict, int]]:
+        """(name, stat attributes, next offset) of the entries of a folder from ``offset`` on (0 = the start)."""
+        node = self.resolve(path)
+        if not node.is_dir:
+            raise _error(errno.ENOTDIR, path)
+        entries: list[tuple[str, Callable[[], dict]]] = [(".", lambda: self.stat_node(node)),
+                                                         ("..", lambda: self._dir_attrs(0))]
+        if node.kind == "root":
+            return self._list_root(entries, offset)
+        if node.kind == "meta":
+            entries += [(name, lambda name=name: self.stat_node(Node("meta_file", key=name)))
+                        for name in self._meta_files()]
+        else:
+            for name, (kind, key) in self.tree[node.key].items():
+                if kind == "group":
+                    entries.append((name, lambda key=key: self._dir_attrs(self._groups_in(key))))
+                elif self.exists(key, node.index):
+                    entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
+        return ((name, attrs(), n + 1) for n, (name, attrs) in enumerate(entries) if n >= offset)
+
+    def _list_root(self, head: list, offset: int) -> Iterator[tuple[str, dict, int]]:
+        head = head + [(META_DIR, lambda: self._dir_attrs(0))]
+        for n in range(offset, len(head)):
+            yield head[n][0], head[n][1](), n + 1
+        sample = self._dir_attrs(self._groups_in(""))  # every sample folder has the same attributes
+        for i in range(max(0, offset - len(head)), len(self.ds)):
+            yield str(i), dict(sample), len(head) + i + 1
+
+    def statfs(self) -> dict:
+        files = len(self.ds) * (len(self.formats) + 1)
+        return {"f_bsize": BLOCK_SIZE, "f_frsize": 4096, "f_blocks": 0, "f_bfree": 0, "f_bavail": 0,
+                "f_files": files, "f_ffree": 0, "f_favail": 0, "f_namemax": 255}
+
+    # -- open files ----------------------------------------------------------------------------------
+    def open(self, path: str, flags: int) -> Handle:
+        node = self.resolve(path)
+        if node.is_dir:
+            raise _error(errno.EISDIR, path)
+        writable = (flags & os.O_ACCMODE) != os.O_RDONLY
+        if writable:
+            self._check_writable(node, path)
+        if node.kind == "meta_file":
+            data = self._meta_files()[node.key]()
+        elif writable and flags & os.O_TRUNC:
+            data = b""
+        else:
+            pending = self._pending(node.key, node.index)
+            data = bytes(pending.data) if pending is not None else self.file_bytes(node.key, node.index)
+        handle = Handle(next(self._fhs), node, path, data, writable, bool(flags & os.O_APPEND))
+        handle.dirty = writable and bool(flags & os.O_TRUNC)
+        self.handles[handle.fh] = handle
+        return handle
+
+    def create(self, path: str, flags: int = os.O_WRONLY) -> Handle:
+        """Open a new file of a tensor the sample has no value for (or truncate the existing one)."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        directory = self.resolve(parent or "/")  # ENOENT when the folder does not exist
+        if directory.kind not in ("sample", "group"):
+            raise _error(errno.EPERM, f"{path}: files are created only in sample folders")
+        kind, key = self.tree[directory.key].get(name, (None, ""))
+        if kind != "file":
+            raise _error(errno.EPERM, f"{path}: {name!r} is no tensor file of the schema; files here are "
+                                      f"{sorted(n for n, (k, _) in self.tree[directory.key].items() if k == 'file')}")
+        node = Node("file", directory.index, key)
+        self._check_writable(node, path)
+        handle = Handle(next(self._fhs), node, path, b"", True, bool(flags & os.O_APPEND))
+        handle.dirty = True
+        self.handles[handle.fh] = handle
+        return handle
+
+    def _check_writable(self, node: Node, path: str) -> None:
+        if self.read_only:
+            raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        if node.kind != "file":
+            raise _error(errno.EACCES, f"{path}: {META_DIR}/ files are generated; they cannot be written")
+
+    def handle(self, fh: int) -> Handle:
+        try:
+            return self.handles[fh]
+        except KeyError:
+            raise _error(errno.EBADF, f"file handle {fh}") from None
+
+    def read(self, fh: int, size: int, offset: int) -> bytes:
+        return bytes(self.handle(fh).data[offset:offset + size])
+
+    def write(self, fh: int, data: bytes, offset: int) -> int:
+        h = self.handle(fh)
+        if not h.writable:
+            raise _error(errno.EBADF, f"{h.path} is open read-only")
+        if h.append:
+            offset = len(h.data)
+        if offset > len(h.data):
+            h.data.extend(bytes(offset - len(h.data)))
+        h.data[offset:offset + len(data)] = data
+        h.dirty = True
+        return len(data)
+
+    def truncate(self, path: str, length: int, fh: int | None = None) -> None:
+        """Set a file's length: an open handle's buffer, or else the file itself (committed at once)."""
+        if fh is not None and fh in self.handles:
+            h = self.handles[fh]
+        else:
+            node = self.resolve(path)
+            if node.is_dir:
+                raise _error(errno.EISDIR, path)
+            self._check_writable(node, path)
+            h = self._pending(node.key, node.index)
+            if h is None:
+                temp = Handle(0, node, path, self.file_bytes(node.key, node.index), True, False)
+                self._resize(temp, length)
+                self.commit(temp)
+                return
+        if not h.writable:
+            raise _error(errno.EBADF, f"{path} is open read-only")
+        self._resize(h, length)
+
+    @staticmethod
+    def _resize(h: Handle, length: int) -> None:
+        if length < len(h.data):
+            del h.data[length:]
+        else:
+            h.data.extend(bytes(length - len(h.data)))
+        h.dirty = True
+
+    def commit(self, h: Handle) -> None:
+        """Decode, validate and write a handle's bytes through the dataset (not yet durable)."""
+        if not h.dirty:
+            return
+        key, index = h.node.key, h.node.index
+        fmt = self.formats[key]
+        if fmt.stored:
+            try:
+                self.ds.write_stored(key, index, bytes(h.data))
+            except CodecError as exc:
+                raise SampleError(key, index, str(exc)) from exc
+        else:
+            self.ds[key, index] = fmt.decode(bytes(h.data), index)
+        h.dirty = False
+        self._changed(key, index)
+
+    def _changed(self, key: str, index: int) -> None:
+        self._forget(key, index)
+        self.mtimes[(key, index)] = self.clock()
+        self.on_change(self.path_of(key, index))
+
+    def changed(self, key: str, index: int) -> bool:
+        """True once the view has changed this file (its kernel page cache may hold older bytes)."""
+        return (key, index) in self.mtimes
+
+    def flush(self, fh: int) -> None:
+        """close(): commit a written handle; bad content fails the close with the old value kept."""
+        h = self.handle(fh)
+        if h.writable:
+            self.commit(h)
+
+    def fsync(self, fh: int) -> None:
+        """Commit, then make everything written so far durable in the store."""
+        self.flush(fh)
+        self.ds.flush()
+
+    def release(self, fh: int) -> None:
+        """The last close: forget the handle. A commit that failed at flush is dropped here."""
+        self.handles.pop(fh, None)
+
+    # -- folders and removal -------------------------------------------------------------------------
+    def mkdir(self, path: str) -> None:
+        """``mkdir N`` with N the length appends an empty sample; other names are refused."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        if parent:
+            try:
+                self.resolve(path)
+            except OSError:
+                self.resolve(parent)
+                raise _error(errno.EPERM, f"{path}: folders inside samples come from the schema") from None
+            raise _error(errno.EEXIST, path)
+        if name == META_DIR or self.sample_index(name) is not None:
+            raise _error(errno.EEXIST, path)
+        if self.read_only:
+            raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        n = len(self.ds)
+        if name != str(n):
+            raise _error(errno.EPERM, f"{path}: only the next sample, {n}, can be created")
+        self.ds.append_shape(1)
+        self.on_change(f"/{META_DIR}/info.json")
+
+    def unlink(self, path: str) -> None:
+        """Removing a file clears that tensor's value for the sample."""
+        node = self.resolve(path)
+        if node.is_dir:
+            raise _error(errno.EISDIR, path)
+        if self.read_only:
+            raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        if node.kind != "file":
+            raise _error(errno.EPERM, f"{path}: {META_DIR}/ files are generated; they cannot be removed")
+        for h in self.handles.values():  # a created, never committed file just goes away
+            if h.writable and h.node == node:
+                h.dirty = False
+        if self.ds.has_value(node.key, node.index):
+            self.ds.clear(node.key, node.index)
+        self._changed(node.key, node.index)
+
+    def rmdir(self, path: str) -> None:
+        node = self.resolve(path)
+        if not node.is_dir:
+            raise _error(errno.ENOTDIR, path)
+        if self.read_only:
+            raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        raise _error(errno.EPERM, f"{path}: samples and their folders cannot be removed; remove files to clear values")
+
+    def sync(self) -> None:
+        """Commit every written handle that can be, then flush the dataset (unmount calls this)."""
+        failed = None
+        for h in list(self.handles.values()):
+            if h.writable and h.dirty:
+                try:
+                    self.commit(h)
+                except SampleError as exc:
+                    failed = exc  # bad content never reaches the dataset; keep flushing the rest
+        self.ds.flush()
+        if failed is not None:
+            raise failed

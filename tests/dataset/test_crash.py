@@ -1,0 +1,116 @@
+"""Crash safety: kill -9 a writer at random moments, round after round; every flushed sample stays intact."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import hubfs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from crash_writer import sample  # noqa: E402
+
+WRITER = os.path.join(HERE, "crash_writer.py")
+ROUNDS = 6
+
+
+class Writer:
+    """One run of crash_writer.py, read line by line."""
+
+    def __init__(self, path: str, batch: int, cache: int, log):
+        self.proc = subprocess.Popen([sys.executable, WRITER, path, str(batch), str(cache)],
+                                     stdout=subprocess.PIPE, stderr=log, text=True)
+        self.flushed = 0
+        self.flushes = 0
+        self.last_flush_seconds = 0.05
+        self._flushing_at = None
+        self.in_flush = False
+        line = self.proc.stdout.readline()
+        assert line.startswith("open "), f"the writer did not open the dataset: {line!r} (see {log.name})"
+        self.opened = int(line.split()[1])
+
+    def next_line(self) -> str:
+        line = self.proc.stdout.readline()
+        assert line, f"the writer died on its own (exit {self.proc.wait()})"
+        self._note(line)
+        return line.strip()
+
+    def _note(self, line: str) -> None:
+        self.in_flush = line.startswith("flushing")
+        if line.startswith("flushing"):
+            self._flushing_at = time.monotonic()
+        elif line.startswith("flushed "):
+            self.flushed = int(line.split()[1])
+            self.flushes += 1
+            if self._flushing_at is not None:
+                self.last_flush_seconds = time.monotonic() - self._flushing_at
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        for line in self.proc.stdout.read().splitlines():  # reports printed before the kill still count
+            self._note(line)
+        self.proc.stdout.close()
+
+
+def verify(path: str, flushed: int) -> int:
+    ds = hubfs.Dataset(path, mode="r")
+    n = len(ds)
+    assert n >= flushed, f"{flushed} samples were flushed, the dataset has {n}"
+    images = ds["image", 0:n].compute()
+    labels = ds["label", 0:n].compute()
+    dyns = ds["dyn", 0:n].compute()
+    texts = ds["text", 0:n].compute()
+    for i in range(n):  # every committed sample, not only the reported ones
+        want = sample(i)
+        assert ds.has_value("image", i), i
+        np.testing.assert_array_equal(images[i], want["image"], err_msg=f"image {i}")
+        assert labels[i] == want["label"], i
+        np.testing.assert_array_equal(dyns[i], want["dyn"], err_msg=f"dyn {i}")
+        assert texts[i] == want["text"], i
+    ds.close()
+    return n
+
+
+@pytest.mark.parametrize("scenario", ["anywhere", "mid-flush"])
+def test_kill_9_keeps_every_flushed_sample(tmp_path, scenario):
+    path = str(tmp_path / "ds")
+    rng = random.Random(f"hubfs-crash-{scenario}")
+    flushed = 0
+    killed_in_flush = 0
+    with open(tmp_path / "writer.log", "w") as log:
+        for rnd in range(ROUNDS):
+            cache = rng.choice([16 * 1024, 256 * 1024, 64 << 20])
+            batch = rng.choice([5, 13, 37]) if scenario == "anywhere" else rng.choice([300, 500])
+            writer = Writer(path, batch, cache, log)
+            assert writer.opened >= flushed, f"round {rnd}: opened with {writer.opened} < {flushed} flushed"
+            target = rng.randint(1, 3)
+            if scenario == "anywhere":
+                while writer.flushes < target:
+                    writer.next_line()
+                time.sleep(rng.uniform(0, 3 * writer.last_flush_seconds))  # during extend, eviction or flush
+            else:
+                seen = 0
+                while seen < target:
+                    if writer.next_line() == "flushing":
+                        seen += 1
+                time.sleep(rng.uniform(0, 0.9 * writer.last_flush_seconds))  # inside that flush
+            writer.kill()
+            killed_in_flush += writer.in_flush
+            assert os.path.exists(os.path.join(path, ".hubfs-writer.lock"))  # left behind by the dead writer
+            flushed = max(flushed, writer.flushed)
+            n = verify(path, flushed)
+            flushed = max(flushed, n)
+    if scenario == "mid-flush":
+        assert killed_in_flush >= ROUNDS // 2, f"only {killed_in_flush} of {ROUNDS} kills landed inside a flush"
+    print(f"{scenario}: {killed_in_flush} of {ROUNDS} kills inside a flush, {flushed} samples")
+    ds = hubfs.Dataset(path, mode="r+")  # the last dead writer's lock is stale too
+    assert len(ds) >= flushed
+    ds.close()

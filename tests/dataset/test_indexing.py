@@ -243,3 +243,16 @@ def test_assign_to_a_part_of_a_sample_is_refused(ds):
     with pytest.raises(TypeError):
         ds["image", 5, 0] = np.zeros(4, "uint8")
     np.testing.assert_array_equal(ds["image", 5].compute(), img(5))
+
+
+def test_boolean_masks_and_reversed_slices(ds):
+    mask = np.zeros(N, bool)
+    mask[[1, 4, 9]] = True
+    np.testing.assert_array_equal(ds["label", mask].compute(), [1, 4, 9])
+    assert ds[mask]["text"].compute() == ["sample 1 ✓", "sample 4 ✓", "sample 9 ✓"]
+    np.testing.assert_array_equal(ds["label", ::-1].compute(), np.arange(N)[::-1])
+    np.testing.assert_array_equal(ds["label", 18:12:-2].compute(), [18, 16, 14])
+    with pytest.raises(IndexError):
+        ds["label", np.ones(N + 1, bool)]
+    ds["label", mask] = [0, 0, 0]
+    np.testing.assert_array_equal(ds["label", 0:10].compute(), [0, 0, 2, 3, 0, 5, 6, 7, 8, 0])

@@ -256,3 +256,14 @@ def test_meta_information_persists(url, open_ds):
     assert ds.meta_information == meta
     ds.close()
     assert open_ds(url, mode="r").meta_information == meta
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: mode='w' wipes the existing dataset before checking that shape "
+                   "and schema were given, then raises SchemaError: the dataset is gone")
+def test_mode_w_without_shape_or_schema_deletes_nothing(url, open_ds, files):
+    make(open_ds, url).close()
+    before = files(url)
+    with pytest.raises(SchemaError):
+        open_ds(url, mode="w")
+    assert files(url) == before
+    assert open_ds(url, mode="r")["label", 3].compute() == 3

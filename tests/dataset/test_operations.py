@@ -206,3 +206,36 @@ def test_clear_removes_a_value(ds, reopen):
     assert not d.has_value("image", 3) and not d["image", 3].compute().any()
     assert d.has_value("image", 4)
     assert_sample(d, 4, 4)
+
+
+def test_interpreter_exit_flushes_an_open_dataset(local_url, open_ds):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, hubfs\n"
+        "from hubfs.schema import Image, Primitive\n"
+        "ds = hubfs.Dataset(sys.argv[1], shape=(3,), schema={'image': Image((4, 4)), 'x': Primitive()})\n"
+        "ds['image', 1] = np.full((4, 4), 5, 'uint8')\n"
+        "ds['x', 2] = 7\n"
+        "ds.append({'x': 8})\n"  # no flush, no close
+    )
+    proc = subprocess.run([sys.executable, "-c", code, local_url], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ds = open_ds(local_url, mode="r+")  # and the lock was released
+    assert len(ds) == 4
+    np.testing.assert_array_equal(ds["image", 1].compute(), np.full((4, 4), 5))
+    assert ds["x", 2].compute() == 7 and ds["x", 3].compute() == 8
+
+
+def test_dropping_an_open_dataset_flushes_it(url, open_ds):
+    import gc
+
+    ds = hubfs.Dataset(url, shape=(3,), schema=schema())
+    ds["meta/name", 2] = "kept"
+    ds.append({"label": "odd"})
+    del ds
+    gc.collect()
+    again = open_ds(url, mode="r+")
+    assert len(again) == 4 and again["meta/name", 2].compute() == "kept"
+    assert again["label", 3].compute(label_name=True) == "odd"

@@ -256,3 +256,16 @@ def test_boolean_masks_and_reversed_slices(ds):
         ds["label", np.ones(N + 1, bool)]
     ds["label", mask] = [0, 0, 0]
     np.testing.assert_array_equal(ds["label", 0:10].compute(), [0, 0, 2, 3, 0, 5, 6, 7, 8, 0])
+
+
+def test_whole_tensor_and_whole_dataset(ds, reopen):
+    np.testing.assert_array_equal(ds["label"].compute(), np.arange(N))
+    np.testing.assert_array_equal(ds["image"][5].compute(), img(5))
+    np.testing.assert_array_equal(ds["label"][2:5].compute(), [2, 3, 4])
+    assert len(ds["label"]) == N
+    ds["label"] = np.arange(N)[::-1]
+    ds["a", 2] = {"b": -2}
+    everything = reopen(ds, mode="r").compute()
+    np.testing.assert_array_equal(everything["label"], np.arange(N)[::-1])
+    assert everything["a"]["b"][2] == -2 and everything["text"][0] == "sample 0 ✓"
+    assert len(everything["dyn"]) == N

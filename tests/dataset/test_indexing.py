@@ -269,3 +269,25 @@ def test_whole_tensor_and_whole_dataset(ds, reopen):
     np.testing.assert_array_equal(everything["label"], np.arange(N)[::-1])
     assert everything["a"]["b"][2] == -2 and everything["text"][0] == "sample 0 ✓"
     assert len(everything["dyn"]) == N
+
+
+MSG_BUG = pytest.mark.xfail(strict=True, reason="engine bug: the IndexOutOfRangeError message does not name the "
+                            "tensor (view subscripts say 'dataset: index ...') or names the index after adding the "
+                            "length (-21 of 20 samples is reported as 'index -1', a valid index)")
+OUT_OF_RANGE = [
+    pytest.param(lambda ds: ds["label", N + 5], N + 5, id="tensor-int"),
+    pytest.param(lambda ds: ds["label"][N + 5], N + 5, id="tensor-then-int"),
+    pytest.param(lambda ds: ds.__setitem__(("label", N + 5), 1), N + 5, id="assign-int"),
+    pytest.param(lambda ds: ds["label", -N - 1], -N - 1, id="tensor-negative", marks=MSG_BUG),
+    pytest.param(lambda ds: ds.has_value("label", -N - 1), -N - 1, id="has-value-negative", marks=MSG_BUG),
+    pytest.param(lambda ds: ds["label", [0, N + 5]], N + 5, id="tensor-list", marks=MSG_BUG),
+    pytest.param(lambda ds: ds[3:5]["label", 2], 2, id="view-then-tensor", marks=MSG_BUG),
+    pytest.param(lambda ds: ds.__setitem__(("label", [0, N + 5]), [1, 2]), N + 5, id="assign-list", marks=MSG_BUG),
+]
+
+
+@pytest.mark.parametrize("op,index", OUT_OF_RANGE)
+def test_out_of_range_messages_name_tensor_and_index(ds, op, index):
+    with pytest.raises(IndexOutOfRangeError) as err:
+        op(ds)
+    assert "'label'" in str(err.value) and str(index) in str(err.value), str(err.value)

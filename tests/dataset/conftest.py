@@ -12,8 +12,6 @@ import pytest
 
 import hubfs
 
-SMALL_CACHE = 256 * 1024
-
 
 @pytest.fixture(params=["memory", "local"])
 def url(request, tmp_path):

@@ -267,3 +267,15 @@ def test_mode_w_without_shape_or_schema_deletes_nothing(url, open_ds, files):
         open_ds(url, mode="w")
     assert files(url) == before
     assert open_ds(url, mode="r")["label", 3].compute() == 3
+
+
+@pytest.mark.parametrize("mode", [None, "a", "w", "r"])
+def test_url_that_is_a_file_is_an_error_and_untouched(tmp_path, open_ds, mode):
+    from hubfs.errors import HubfsError
+
+    path = tmp_path / "file.txt"
+    path.write_bytes(b"precious")
+    with pytest.raises(HubfsError) as err:
+        open_ds(str(path), mode=mode, shape=(3,), schema=seed_schema())
+    assert "file.txt" in str(err.value)
+    assert path.read_bytes() == b"precious" and sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]

@@ -15,7 +15,7 @@ MAGIC = b"\x93NUMPY"
 def encode(array: np.ndarray) -> bytes:
     """The ``.npy`` file of ``array`` (C order, no pickles)."""
     out = io.BytesIO()
-    np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(out, np.asarray(array), allow_pickle=False)  # not ascontiguousarray: it makes 0-d arrays 1-d
     return out.getvalue()
 
 

@@ -251,9 +251,10 @@ class View:
         return data
 
     def file_size(self, key: str, index: int) -> int:
-        pending = self._pending(key, index)
-        if pending is not None:
-            return len(pending.data)
+        """Size of the committed file; of a created file's buffer until its first commit."""
+        if not self.ds.has_value(key, index):
+            pending = self._pending(key, index)
+            return 0 if pending is None else len(pending.data)
         if self.formats[key].stored:
             return self.ds.stored_nbytes(key, index) or 0
         return len(self.file_bytes(key, index))
@@ -278,7 +279,11 @@ class View:
     def _groups_in(self, prefix: str) -> int:
         return sum(1 for kind, _ in self.tree.get(prefix, {}).values() if kind == "group")
 
-    def stat(self, path: str) -> dict:
+    def stat(self, path: str, fh: int | None = None) -> dict:
+        """Attributes of ``path``; through an open handle (fstat), the size of the handle's bytes."""
+        h = self.handles.get(fh) if fh is not None else None
+        if h is not None:
+            return self._file_attrs(len(h.data), self.mtimes.get((h.node.key, h.node.index)))
         return self.stat_node(self.resolve(path))
 
     def stat_node(self, node: Node) -> dict:
@@ -337,9 +342,10 @@ class View:
             data = self._meta_files()[node.key]()
         elif writable and flags & os.O_TRUNC:
             data = b""
+        elif self.ds.has_value(node.key, node.index):
+            data = self.file_bytes(node.key, node.index)  # committed bytes, never another handle's unfinished ones
         else:
-            pending = self._pending(node.key, node.index)
-            data = bytes(pending.data) if pending is not None else self.file_bytes(node.key, node.index)
+            data = b""  # a file created by a handle that has not committed yet
         handle = Handle(next(self._fhs), node, path, data, writable, bool(flags & os.O_APPEND))
         handle.dirty = writable and bool(flags & os.O_TRUNC)
         self.handles[handle.fh] = handle
@@ -436,10 +442,6 @@ class View:
         self._forget(key, index)
         self.mtimes[(key, index)] = self.clock()
         self.on_change(self.path_of(key, index))
-
-    def changed(self, key: str, index: int) -> bool:
-        """True once the view has changed this file (its kernel page cache may hold older bytes)."""
-        return (key, index) in self.mtimes
 
     def flush(self, fh: int) -> None:
         """close(): commit a written handle; bad content fails the close with the old value kept."""

@@ -9,7 +9,6 @@ reads or writes the developer's ``~/.hubfs``.
 """
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import uuid
@@ -19,17 +18,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import servers  # noqa: E402  (tests/servers.py)
+from servers import unavailable  # noqa: E402
 
 BUCKET = "hubfs-test"
 STORE_IDS = ["memory", "local", "s3-moto", "s3-rclone", "gcs", "azure"]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str):
-    """Fail under CI, skip elsewhere."""
-    if IN_CI:
-        pytest.fail(f"CI needs this server: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 class ServerPool:

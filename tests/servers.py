@@ -30,6 +30,47 @@ os.environ.setdefault("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str):
+    """In a test: fail under CI (a missing server must not pass unnoticed), skip elsewhere."""
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"CI needs this server: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+class SilentServer:
+    """Accepts connections and never answers: what a hung store looks like to a client."""
+
+    def __init__(self):
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
 class ServerUnavailable(RuntimeError):
     """A server is not installed here or did not start; the message says which and why."""
 

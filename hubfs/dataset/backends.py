@@ -30,9 +30,9 @@ import fsspec  # noqa: E402
 
 from hubfs.errors import ConfigError  # noqa: E402
 
-CONNECT_TIMEOUT = 5  # seconds to open a connection
-READ_TIMEOUT = 60  # seconds a single request may wait for bytes
-RETRIES = 3  # attempts per request, the first included
+CONNECT_TIMEOUT = 5  # seconds to open a connection            (env HUBFS_CONNECT_TIMEOUT)
+READ_TIMEOUT = 20  # seconds a request may wait for more bytes   (env HUBFS_READ_TIMEOUT)
+RETRIES = 3  # attempts per request, the first included         (env HUBFS_RETRIES)
 
 _LOCAL = ("file", "local")
 _S3 = ("s3", "s3a")
@@ -104,6 +104,24 @@ def load_token(token: dict | str | None) -> dict:
     return doc
 
 
+def limits() -> tuple[float, float, int]:
+    """(connect time-out, read time-out, attempts), from the environment or the defaults."""
+    def number(name: str, default: float) -> float:
+        raw = os.environ.get(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, not {raw!r}")
+        return value
+
+    return (number("HUBFS_CONNECT_TIMEOUT", CONNECT_TIMEOUT), number("HUBFS_READ_TIMEOUT", READ_TIMEOUT),
+            max(1, int(number("HUBFS_RETRIES", RETRIES))))
+
+
 def _cached(key: tuple, make: Callable[[], fsspec.AbstractFileSystem]) -> fsspec.AbstractFileSystem:
     key = (os.getpid(), *key)
     with _cache_lock:
@@ -163,23 +181,24 @@ def _s3(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
     if region:
         client_kwargs["region_name"] = region
     # botocore >= 1.36 checksums break ranged GETs on S3-compatible servers (rclone): only when required.
-    config_kwargs = {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT,
-                     "retries": {"max_attempts": RETRIES, "mode": "standard"},
+    connect, read, attempts = limits()
+    config_kwargs = {"connect_timeout": connect, "read_timeout": read,
+                     "retries": {"max_attempts": attempts, "mode": "standard"},
                      "request_checksum_calculation": "when_required",
                      "response_checksum_validation": "when_required"}
     config_kwargs.update(opts.pop("config_kwargs", {}) or {})
     kwargs.update(client_kwargs=client_kwargs, config_kwargs=config_kwargs)
     kwargs.update(opts)  # any other key: an s3fs storage option
-    fs = _cached(("s3", _freeze(kwargs)), lambda: _make_s3(kwargs))
+    fs = _cached(("s3", _freeze(kwargs)), lambda: _make_s3(kwargs, attempts))
     return fs, _split(url)
 
 
-def _make_s3(kwargs: dict) -> fsspec.AbstractFileSystem:
+def _make_s3(kwargs: dict, attempts: int) -> fsspec.AbstractFileSystem:
     import s3fs
 
     # skip_instance_cache: ours is the cache, keyed per process; fsspec's would share across kwargs copies
     fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
-    fs.retries = RETRIES  # s3fs's own retry loop around botocore's (5 by default)
+    fs.retries = attempts  # s3fs's own retry loop around botocore's (5 by default)
     return fs
 
 
@@ -201,35 +220,37 @@ def _gcs(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
         endpoint = str(opts.pop("endpoint_url"))
         kwargs["endpoint_url"] = endpoint if "://" in endpoint else f"http://{endpoint}"
     kwargs.update(opts)
-    fs = _cached(("gcs", _freeze(kwargs)), lambda: _make_gcs(kwargs))
+    lim = limits()
+    fs = _cached(("gcs", lim, _freeze(kwargs)), lambda: _make_gcs(kwargs, lim))
     return fs, _split(url)
 
 
-_GCS_CLASS = None
+_GCS_CLASSES: dict[int, type] = {}
 
 
-def _gcs_class():
-    """GCSFileSystem with bounded retries and time-outs (its own: 6 attempts, up to ~30 s of sleeping)."""
-    global _GCS_CLASS
-    if _GCS_CLASS is None:
+def _gcs_class(attempts: int) -> type:
+    """GCSFileSystem with bounded retries (its own: 6 attempts, up to ~30 s of sleeping). gcsfs fixes the
+    count when its class is defined, hence one subclass per count."""
+    if attempts not in _GCS_CLASSES:
         import gcsfs
         from gcsfs.retry import retry_request
 
         class BoundedGCSFileSystem(gcsfs.GCSFileSystem):
-            retries = RETRIES
-            _request = retry_request(retries=RETRIES)(gcsfs.GCSFileSystem._request.__wrapped__)
+            retries = attempts
+            _request = retry_request(retries=attempts)(gcsfs.GCSFileSystem._request.__wrapped__)
 
-        _GCS_CLASS = BoundedGCSFileSystem
-    return _GCS_CLASS
+        _GCS_CLASSES[attempts] = BoundedGCSFileSystem
+    return _GCS_CLASSES[attempts]
 
 
-def _make_gcs(kwargs: dict) -> fsspec.AbstractFileSystem:
+def _make_gcs(kwargs: dict, lim: tuple[float, float, int]) -> fsspec.AbstractFileSystem:
     import aiohttp
 
+    connect, read, attempts = lim
     kwargs = dict(kwargs)
     kwargs.setdefault("requests_timeout", aiohttp.ClientTimeout(
-        total=None, connect=CONNECT_TIMEOUT, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT))
-    return _gcs_class()(skip_instance_cache=True, **kwargs)
+        total=None, connect=connect, sock_connect=connect, sock_read=read))
+    return _gcs_class(attempts)(skip_instance_cache=True, **kwargs)
 
 
 # -- Azure -------------------------------------------------------------------------------------------
@@ -253,8 +274,9 @@ def _azure(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
             root = f"{container}/{rest}".rstrip("/")
     if not root:
         raise ConfigError(f"url {_redact_url(url)!r} names no container")
-    kwargs: dict[str, Any] = {"timeout": READ_TIMEOUT, "connection_timeout": CONNECT_TIMEOUT,
-                              "read_timeout": READ_TIMEOUT}
+    connect, read, attempts = limits()
+    kwargs: dict[str, Any] = {"timeout": read, "connection_timeout": connect, "read_timeout": read,
+                              "hubfs_attempts": attempts}
     for key in ("account_name", "account_key", "sas_token", "connection_string", "credential",
                 "client_id", "client_secret", "tenant_id", "anon"):
         if key in opts:
@@ -300,15 +322,17 @@ def _azure_class():
         import adlfs
         from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
 
-        def retry_policy():
-            # the SDK's default sleeps 15 s, then 45 s, ... on a dead server
-            return ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=RETRIES - 1,
-                                    random_jitter_range=0.5)
-
         class BoundedAzureBlobFileSystem(adlfs.AzureBlobFileSystem):
+            def __init__(self, *args, hubfs_attempts: int = RETRIES, **kwargs):
+                self.hubfs_attempts = hubfs_attempts  # do_connect runs inside __init__
+                super().__init__(*args, **kwargs)
+
             def do_connect(self):
-                common = {"retry_policy": retry_policy(), "connection_timeout": CONNECT_TIMEOUT,
-                          "read_timeout": READ_TIMEOUT}
+                # the SDK's default retry sleeps 15 s, then 45 s, ... on a dead server
+                policy = ExponentialRetry(initial_backoff=0.5, increment_base=2, random_jitter_range=0.5,
+                                          retry_total=self.hubfs_attempts - 1)
+                common = {"retry_policy": policy, "connection_timeout": self._timeout_kwargs["connection_timeout"],
+                          "read_timeout": self._timeout_kwargs["read_timeout"]}
                 if self.connection_string is not None:
                     self.service_client = BlobServiceClient.from_connection_string(self.connection_string,
                                                                                   **common)

@@ -74,7 +74,7 @@ def mounted(mountpoint: str) -> str | None:
 def is_stale(mountpoint: str) -> bool:
     """True when a FUSE mount is there but its server is gone (ENOTCONN)."""
     try:
-        os.stat(mountpoint)
+        os.statvfs(mountpoint)  # stat may be answered from the kernel's attribute cache; statfs never is
     except OSError as exc:
         return exc.errno == errno.ENOTCONN
     return False

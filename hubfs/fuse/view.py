@@ -113,7 +113,7 @@ class Node:
 class Handle:
     """An open file: its encoded bytes (a snapshot taken at open), and whether they await a commit."""
 
-    __slots__ = ("fh", "node", "path", "data", "writable", "append", "dirty")
+    __slots__ = ("fh", "node", "path", "data", "writable", "append", "dirty", "written")
 
     def __init__(self, fh: int, node: Node, path: str, data: bytes | bytearray, writable: bool, append: bool):
         self.fh = fh
@@ -122,7 +122,8 @@ class Handle:
         self.data = bytearray(data) if writable else data
         self.writable = writable
         self.append = append
-        self.dirty = False
+        self.dirty = False  # the bytes differ from what the dataset holds
+        self.written = False  # write() or ftruncate() since open: close commits (else the last release)
 
 
 class View:
@@ -392,7 +393,7 @@ class View:
         if offset > len(h.data):
             h.data.extend(bytes(offset - len(h.data)))
         h.data[offset:offset + len(data)] = data
-        h.dirty = True
+        h.dirty = h.written = True
         return len(data)
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> None:
@@ -420,7 +421,7 @@ class View:
             del h.data[length:]
         else:
             h.data.extend(bytes(length - len(h.data)))
-        h.dirty = True
+        h.dirty = h.written = True
 
     def commit(self, h: Handle) -> None:
         """Decode, validate and write a handle's bytes through the dataset (not yet durable)."""
@@ -444,9 +445,13 @@ class View:
         self.on_change(self.path_of(key, index))
 
     def flush(self, fh: int) -> None:
-        """close(): commit a written handle; bad content fails the close with the old value kept."""
+        """close(): commit a written handle; bad content fails the close with the old value kept.
+
+        A handle only truncated by open(O_TRUNC) is not committed here: a shell's `> file` closes a dup of
+        the descriptor before anything is written, and an empty label or image is no value. Its last
+        release commits it instead (so `: > text.txt` still empties a text)."""
         h = self.handle(fh)
-        if h.writable:
+        if h.writable and h.written:
             self.commit(h)
 
     def fsync(self, fh: int) -> None:
@@ -455,8 +460,10 @@ class View:
         self.ds.flush()
 
     def release(self, fh: int) -> None:
-        """The last close: forget the handle. A commit that failed at flush is dropped here."""
-        self.handles.pop(fh, None)
+        """The last close: forget the handle. Content that failed its commit at close is dropped here."""
+        h = self.handles.pop(fh, None)
+        if h is not None and h.writable and h.dirty and not h.written:
+            self.commit(h)  # truncated by open and never written; an error here reaches only the log
 
     # -- folders and removal -------------------------------------------------------------------------
     def mkdir(self, path: str) -> None:

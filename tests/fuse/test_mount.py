@@ -1,0 +1,331 @@
+"""Real mounts used with real tools: ls, stat, cp -r, tar, find, PIL, numpy.load; writes by cp, by Python
+open/write/fsync and by mkdir; refusals with their errnos; kill -9 and recovery; readers beside a writer."""
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import hubfs
+from hubfs.fuse.mount import _record_path, canonical, mounted
+
+from conftest import NAMES, PYTHON, hubfs_cli
+
+pytestmark = pytest.mark.fuse
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+def log_of(mnt: str) -> str:
+    return _record_path(canonical(mnt), ".log")
+
+
+def expect_errno(code: int, fn, *args):
+    with pytest.raises(OSError) as exc:
+        fn(*args)
+    assert exc.value.errno == code, f"{fn.__name__}{args}: {exc.value}"
+
+
+# -- reading -------------------------------------------------------------------------------------------
+def test_ls_shows_samples_and_files(mnt):
+    assert run("ls", mnt).stdout.split() == ["0", "1", "2", "3"]
+    assert sorted(os.listdir(mnt)) == [".hubfs", "0", "1", "2", "3"]
+    assert run("ls", f"{mnt}/0").stdout.split() == ["emb.npy", "image.png", "label.txt", "meta", "photo.jpg"]
+    long = run("ls", "-l", f"{mnt}/1").stdout
+    assert "audio.wav" in long and "photo.jpg" not in long
+
+
+def test_stat_sizes_match_the_bytes_read(mnt):
+    for dirpath, dirs, files in os.walk(mnt):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                assert len(f.read()) == os.stat(path).st_size, path
+    st = os.stat(f"{mnt}/0/image.png")
+    assert st.st_blksize >= 1 << 20 and st.st_mtime > 0
+    assert os.statvfs(mnt).f_namemax == 255
+
+
+def test_cp_r_out_of_the_mount_copies_every_file(mnt, tmp_path):
+    assert run("cp", "-r", f"{mnt}/.", str(tmp_path / "copy")).returncode == 0
+    copied = sorted(os.path.relpath(os.path.join(d, f), tmp_path / "copy")
+                    for d, _, fs in os.walk(tmp_path / "copy") for f in fs)
+    assert "1/audio.wav" in copied and "0/meta/text.txt" in copied and ".hubfs/schema.json" in copied
+    for rel in copied:
+        with open(os.path.join(mnt, rel), "rb") as a, open(tmp_path / "copy" / rel, "rb") as b:
+            assert a.read() == b.read(), rel
+
+
+def test_tar_and_find(mnt, tmp_path):
+    out = run("tar", "-cf", str(tmp_path / "d.tar"), "-C", mnt, ".")
+    assert out.returncode == 0, out.stderr  # tar complains when a size changes while it reads
+    with tarfile.open(tmp_path / "d.tar") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert tar.extractfile(members["./0/label.txt"]).read() == b"zero\n"
+    found = run("find", mnt, "-name", "*.png").stdout.split()
+    assert sorted(found) == [f"{mnt}/{i}/image.png" for i in range(4)]
+    assert run("find", mnt, "-type", "f", "-path", "*/meta/*").stdout.split() == [
+        f"{mnt}/0/meta/text.txt", f"{mnt}/0/meta/box.json", f"{mnt}/2/meta/outline.json"]
+
+
+def test_files_open_with_ordinary_libraries(mnt):
+    img = Image.open(f"{mnt}/2/image.png")
+    assert img.size == (28, 28) and np.asarray(img).max() == 20
+    assert Image.open(f"{mnt}/0/photo.jpg").format == "JPEG"
+    assert np.load(f"{mnt}/1/emb.npy").tolist() == [1.0, 1.5, -1.0]
+    assert json.load(open(f"{mnt}/2/meta/outline.json")) == [[0, 0], [5, 0], [5, 5]]
+    assert open(f"{mnt}/0/meta/text.txt", encoding="utf-8").read() == "héllo wörld"
+    assert [open(f"{mnt}/{i}/label.txt").read() for i in range(4)] == ["zero\n", "one\n", "two\n", "zero\n"]
+    import wave
+    with wave.open(f"{mnt}/1/audio.wav") as w:
+        assert (w.getframerate(), w.getnframes(), w.getsampwidth()) == (8000, 800, 2)
+    schema = json.load(open(f"{mnt}/.hubfs/schema.json"))
+    assert schema["meta"]["box"]["type"] == "BBox"
+    assert json.load(open(f"{mnt}/.hubfs/info.json"))["length"] == 4
+
+
+# -- writing -------------------------------------------------------------------------------------------
+def test_cp_replaces_an_image(mnt, url, mounter, tmp_path):
+    new = np.full((28, 28), 77, np.uint8)
+    (tmp_path / "my.png").write_bytes(png_bytes(new))
+    assert run("cp", str(tmp_path / "my.png"), f"{mnt}/1/image.png").returncode == 0
+    assert open(f"{mnt}/1/image.png", "rb").read() == (tmp_path / "my.png").read_bytes()
+    assert os.stat(f"{mnt}/1/image.png").st_size == len(png_bytes(new))
+    hubfs_cli("unmount", mnt)
+    ds = hubfs.Dataset(url, mode="r")
+    assert ds["image", 1].compute()[:, :, 0].tolist() == new.tolist()
+    ds.close()
+
+
+def test_python_open_write_fsync_is_durable_before_unmount(mnt, url):
+    with open(f"{mnt}/2/label.txt", "w") as f:
+        f.write("one\n")
+        f.flush()
+        os.fsync(f.fileno())
+        reader = hubfs.Dataset(url, mode="r")  # another process's view of the store
+        assert int(reader["label", 2].compute()) == 1
+        reader.close()
+    assert open(f"{mnt}/2/label.txt").read() == "one\n"
+
+
+def test_echo_into_label_by_integer_shows_the_class_name(mnt):
+    assert run("sh", "-c", f"echo 2 > {mnt}/0/label.txt").returncode == 0
+    assert open(f"{mnt}/0/label.txt").read() == "two\n"
+    assert os.stat(f"{mnt}/0/label.txt").st_size == 4
+
+
+def test_mkdir_appends_a_sample_and_cp_writes_its_files(mnt, url, tmp_path):
+    os.mkdir(f"{mnt}/4")
+    assert "4" in os.listdir(mnt) and os.listdir(f"{mnt}/4") == ["meta"]
+    (tmp_path / "a.png").write_bytes(png_bytes(np.full((28, 28), 5, np.uint8)))
+    assert run("cp", str(tmp_path / "a.png"), f"{mnt}/4/image.png").returncode == 0
+    with open(f"{mnt}/4/meta/text.txt", "w") as f:
+        f.write("appended")
+    assert json.load(open(f"{mnt}/.hubfs/info.json"))["length"] == 5
+    expect_errno(errno.EPERM, os.mkdir, f"{mnt}/9")
+    expect_errno(errno.EEXIST, os.mkdir, f"{mnt}/4")
+    hubfs_cli("unmount", mnt)
+    ds = hubfs.Dataset(url, mode="r")
+    assert len(ds) == 5 and ds["meta/text", 4].compute() == "appended" and ds.has_value("image", 4)
+    assert not ds.has_value("label", 4)
+    ds.close()
+
+
+def test_rm_clears_a_tensor(mnt, url):
+    os.unlink(f"{mnt}/0/meta/box.json")
+    assert "box.json" not in os.listdir(f"{mnt}/0/meta")
+    expect_errno(errno.ENOENT, os.stat, f"{mnt}/0/meta/box.json")
+    hubfs_cli("unmount", mnt)
+    ds = hubfs.Dataset(url, mode="r")
+    assert not ds.has_value("meta/box", 0)
+    ds.close()
+
+
+@pytest.mark.parametrize("path,content", [
+    ("0/image.png", b"not a png"),
+    ("0/label.txt", b"seven\n"),
+    ("0/meta/text.txt", b"\xff\xfe"),
+    ("0/emb.npy", b"garbage"),
+])
+def test_bad_writes_fail_with_einval_and_keep_the_old_value(mnt, path, content):
+    before = open(f"{mnt}/{path}", "rb").read()
+    f = open(f"{mnt}/{path}", "wb")
+    f.write(content)
+    expect_errno(errno.EINVAL, f.close)
+    assert open(f"{mnt}/{path}", "rb").read() == before
+    fd = os.open(f"{mnt}/{path}", os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, content)
+    expect_errno(errno.EINVAL, os.fsync, fd)
+    expect_errno(errno.EINVAL, os.close, fd)
+    assert open(f"{mnt}/{path}", "rb").read() == before
+
+
+def test_a_png_of_another_shape_is_refused(mnt, tmp_path):
+    (tmp_path / "big.png").write_bytes(png_bytes(np.zeros((40, 40), np.uint8)))
+    out = run("cp", str(tmp_path / "big.png"), f"{mnt}/3/image.png")
+    assert out.returncode != 0 and "Invalid argument" in out.stderr
+    assert Image.open(f"{mnt}/3/image.png").size == (28, 28)
+
+
+def test_names_and_operations_outside_the_view_are_refused(mnt):
+    expect_errno(errno.EPERM, open, f"{mnt}/0/notes.txt", "w")
+    expect_errno(errno.ENOENT, open, f"{mnt}/7/image.png", "w")
+    expect_errno(errno.EPERM, os.rename, f"{mnt}/0/label.txt", f"{mnt}/1/label.txt")
+    expect_errno(errno.EPERM, os.link, f"{mnt}/0/label.txt", f"{mnt}/0/x.txt")
+    expect_errno(errno.EPERM, os.symlink, "label.txt", f"{mnt}/0/l.txt")
+    expect_errno(errno.EPERM, os.rmdir, f"{mnt}/3/meta")
+    expect_errno(errno.EACCES, open, f"{mnt}/.hubfs/info.json", "w")
+    os.utime(f"{mnt}/0/label.txt")  # touch is accepted and ignored
+
+
+def test_read_only_mount_refuses_writes_with_erofs(mounter, url):
+    mnt = mounter(url, read_only=True)
+    assert "ro" in open("/proc/mounts").read().split(f" {mnt} ")[1].split()[1].split(",")
+    before = open(f"{mnt}/0/label.txt").read()
+    expect_errno(errno.EROFS, open, f"{mnt}/0/label.txt", "w")
+    expect_errno(errno.EROFS, os.mkdir, f"{mnt}/4")
+    expect_errno(errno.EROFS, os.unlink, f"{mnt}/0/label.txt")
+    expect_errno(errno.EROFS, open, f"{mnt}/3/meta/text.txt", "w")
+    assert open(f"{mnt}/0/label.txt").read() == before
+    assert Image.open(f"{mnt}/0/image.png").size == (28, 28)
+
+
+# -- life cycle ----------------------------------------------------------------------------------------
+def test_cli_mount_info_unmount(url, mounter, tmp_path):
+    mp = tmp_path / "cli"
+    mp.mkdir()
+    out = hubfs_cli("mount", url, str(mp))
+    assert "mounted" in out.stdout and mounted(str(mp)) == "fuse.hubfs"
+    try:
+        assert sorted(os.listdir(mp)) == [".hubfs", "0", "1", "2", "3"]
+        assert hubfs_cli("mount", url, str(mp), check=False).returncode == 1  # already mounted
+    finally:
+        hubfs_cli("unmount", str(mp))
+    assert mounted(str(mp)) is None and os.listdir(mp) == []
+    info = hubfs_cli("info", url).stdout
+    assert "4 samples" in info and "meta/text.txt" in info
+    assert hubfs_cli("unmount", str(mp), check=False).returncode == 1  # nothing mounted
+
+
+def test_kill_9_then_unmount_leaves_a_clean_mountpoint_and_fsynced_writes(mounter, url):
+    mnt = mounter(url)
+    with open(f"{mnt}/1/label.txt", "w") as f:
+        f.write("two")
+        f.flush()
+        os.fsync(f.fileno())
+    os.mkdir(f"{mnt}/4")
+    fd = os.open(f"{mnt}/4/meta/text.txt", os.O_WRONLY | os.O_CREAT)
+    os.write(fd, b"kept")
+    os.fsync(fd)
+    os.close(fd)
+    os.kill(mounter.pid(mnt), signal.SIGKILL)
+    time.sleep(0.2)
+    hubfs_cli("unmount", mnt)
+    assert mounted(mnt) is None and os.listdir(mnt) == []
+    ds = hubfs.Dataset(url, mode="r+")  # the dead server's writer lock is stale
+    assert int(ds["label", 1].compute()) == 2 and len(ds) == 5 and ds["meta/text", 4].compute() == "kept"
+    ds.close()
+
+
+def test_sigterm_flushes_and_unmounts(mounter, url):
+    mnt = mounter(url)
+    with open(f"{mnt}/3/label.txt", "w") as f:
+        f.write("one")  # committed at close, durable only through the clean unmount
+    pid = mounter.pid(mnt)
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, open(log_of(mnt)).read()[-2000:]
+    assert mounted(mnt) is None
+    ds = hubfs.Dataset(url, mode="r")
+    assert int(ds["label", 3].compute()) == 1
+    ds.close()
+
+
+def test_mount_clears_a_stale_mount_first(mounter, url):
+    mnt = mounter(url)
+    os.kill(mounter.pid(mnt), signal.SIGKILL)
+    time.sleep(0.2)
+    mounter.mounts.clear()
+    mounter(url)  # same mountpoint
+    assert sorted(os.listdir(mnt))[:2] == [".hubfs", "0"]
+
+
+# -- readers beside a writer ---------------------------------------------------------------------------
+READER = """
+import sys
+old, new, paths, seconds = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), sys.argv[3:-1], float(sys.argv[-1])
+import time
+end, seen = time.time() + seconds, set()
+while time.time() < end:
+    for p in paths:
+        data = open(p, "rb").read()
+        if data not in (old, new):
+            print("TORN", p, len(data)); sys.exit(1)
+        seen.add(data == new)
+print("ok", sorted(seen))
+"""
+
+
+def test_readers_see_whole_old_or_whole_new_files(mounter, tmp_path):
+    url = str(tmp_path / "big")
+    rng = np.random.default_rng(1)
+    old_img, new_img = (rng.integers(0, 256, (160, 160, 3), dtype=np.uint8) for _ in range(2))
+    old, new = png_bytes(old_img), png_bytes(new_img)
+    assert len(old) > 64 * 1024  # many pages, several FUSE reads
+    ds = hubfs.Dataset(url, mode="w", shape=(4,), schema={"image": hubfs.schema.Image((160, 160, 3), "uint8")})
+    for i in range(4):
+        ds.write_stored("image", i, old)
+    ds.close()
+    mnt = mounter(url)
+    (tmp_path / "old.png").write_bytes(old)
+    (tmp_path / "new.png").write_bytes(new)
+    paths = [f"{mnt}/{i}/image.png" for i in range(4)]
+    seconds = 3.0
+    readers = [subprocess.Popen([PYTHON, "-c", READER, str(tmp_path / "old.png"), str(tmp_path / "new.png"), *paths,
+                                 str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    torn: list[str] = []
+
+    def read_in_thread():
+        end = time.time() + seconds
+        while time.time() < end:
+            for p in paths:
+                data = open(p, "rb").read()
+                if data not in (old, new):
+                    torn.append(f"{p}: {len(data)} bytes")
+
+    threads = [threading.Thread(target=read_in_thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    end, writes = time.time() + seconds, 0
+    while time.time() < end:
+        for p in paths:
+            with open(p, "wb") as f:
+                f.write(new if writes % 2 else old)
+                f.flush()
+                f.write(b"")  # several writes per file: readers must never see a prefix
+            writes += 1
+    for t in threads:
+        t.join()
+    outs = [r.communicate(timeout=60)[0] for r in readers]
+    assert not torn, torn[:5]
+    assert all(r.returncode == 0 for r in readers), outs
+    assert writes > 8

@@ -96,6 +96,7 @@ class Server:
     def __init__(self, workdir: str | None = None):
         self.port = free_port()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"hubfs-{self.name}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / f"{self.name}.log"
         self.proc: subprocess.Popen | None = None
 

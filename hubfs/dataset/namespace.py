@@ -119,7 +119,20 @@ def resolve(url: str, token: Any = None) -> tuple[str, Any]:
         url = f"{base.rstrip('/')}/{url}"
     if token is None and (url == base or url.startswith(base.rstrip("/") + "/")):
         token = credentials(base, config)
-    return url, token
+    return _sas_out_of_url(url, token)
+
+
+def _sas_out_of_url(url: str, token: Any) -> tuple[str, Any]:
+    """An Azure SAS url (``https://ACCOUNT.blob.core.windows.net/c/p?sv=...&sig=...``) keeps its secret in
+    the query: move it into the token so the dataset's url (shown in reprs, logs, mounts) holds none."""
+    if not url.lower().startswith(("https://", "http://")) or "?" not in url:
+        return url, token
+    from hubfs.dataset.backends import load_token
+
+    bare, _, query = url.partition("?")
+    token = load_token(token)
+    token.setdefault("sas_token", query)
+    return bare, token
 
 
 def user(config: dict | None = None) -> str | None:

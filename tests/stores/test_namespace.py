@@ -109,3 +109,11 @@ def test_a_name_opens_a_dataset_on_a_cloud_root_with_stored_credentials(store_se
     fs, path = filesystem_for(root, server.token())
     assert fs.exists(f"{path}/alice/cloud/zarr.json")
     fs.rm(path, recursive=True)
+
+
+def test_an_azure_sas_moves_from_the_url_into_the_token():
+    url, token = namespace.resolve("https://acct.blob.core.windows.net/c/ds?sv=2024&sig=SECRETSIG")
+    assert url == "https://acct.blob.core.windows.net/c/ds"
+    assert token == {"sas_token": "sv=2024&sig=SECRETSIG"}
+    assert namespace.resolve("https://acct.blob.core.windows.net/c/ds?sig=X", {"account_key": "K"})[1] == \
+        {"account_key": "K", "sas_token": "sig=X"}

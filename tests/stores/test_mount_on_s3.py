@@ -1,0 +1,144 @@
+"""Mounts of datasets on S3: read and write through the mount, EIO while the server is down, recovery
+when it is back, and the mount never stuck."""
+from __future__ import annotations
+
+import errno
+import io
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+import hubfs
+from hubfs.schema import ClassLabel, Image, Text
+
+import servers
+from servers import unavailable
+
+pytestmark = [pytest.mark.fuse, pytest.mark.cloud]
+NAMES = ["cat", "dog", "eel"]
+N = 6
+
+
+def image(i: int) -> np.ndarray:
+    return np.full((28, 28), 20 * i, np.uint8)
+
+
+def make_dataset(url: str, token) -> None:
+    ds = hubfs.Dataset(url, mode="w", shape=(N,), token=token,
+                       schema={"image": Image((28, 28)), "label": ClassLabel(names=NAMES),
+                               "caption": Text(max_shape=(64,))})
+    for i in range(N):
+        ds["image", i] = image(i)
+        ds["label", i] = i % 3
+    ds["caption", 1] = "on s3"
+    ds.close()
+
+
+@pytest.fixture
+def mount_on(tmp_path, monkeypatch):
+    """``mount_on(url, token)`` -> mountpoint; every mount is taken down at teardown."""
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        unavailable("FUSE is not available here (/dev/fuse, fusermount3)")
+    monkeypatch.setenv("HUBFS_STATE_DIR", str(tmp_path / "state"))
+    from hubfs.fuse.mount import mount, mounted, unmount
+
+    made: list[tuple[str, int]] = []
+
+    def _mount(url: str, token, read_only: bool = False) -> str:
+        mp = tmp_path / f"mnt{len(made)}"
+        mp.mkdir()
+        pid = mount(url, str(mp), read_only=read_only, token=token)
+        made.append((str(mp), pid))
+        return str(mp)
+
+    yield _mount
+    for mp, pid in reversed(made):
+        if mounted(mp) is not None:
+            try:
+                unmount(mp, timeout=30)
+            except Exception:
+                subprocess.run(["fusermount3", "-uz", mp], capture_output=True)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def png_of(path: str) -> np.ndarray:
+    with open(path, "rb") as f:
+        return np.asarray(PILImage.open(io.BytesIO(f.read())))
+
+
+def test_read_a_dataset_on_s3_through_the_mount(remote_store, mount_on):
+    url, token = remote_store
+    make_dataset(url, token)
+    mnt = mount_on(url, token, read_only=True)
+    assert sorted(p for p in os.listdir(mnt) if not p.startswith(".")) == [str(i) for i in range(N)]
+    for i in range(N):
+        np.testing.assert_array_equal(png_of(f"{mnt}/{i}/image.png"), image(i))
+        assert open(f"{mnt}/{i}/label.txt").read() == f"{NAMES[i % 3]}\n"
+    assert open(f"{mnt}/1/caption.txt").read() == "on s3"
+    ds = hubfs.Dataset(url, mode="r", token=token)
+    assert open(f"{mnt}/2/image.png", "rb").read() == ds.read_stored("image", 2)  # served as stored
+    ds.close()
+
+
+def test_write_through_the_mount_lands_on_s3(remote_store, mount_on):
+    url, token = remote_store
+    make_dataset(url, token)
+    mnt = mount_on(url, token)
+    with open(f"{mnt}/3/label.txt", "w") as f:
+        f.write("eel\n")
+        f.flush()
+        os.fsync(f.fileno())
+    new = np.full((28, 28), 201, np.uint8)
+    buf = io.BytesIO()
+    PILImage.fromarray(new).save(buf, format="PNG")
+    with open(f"{mnt}/4/image.png", "wb") as f:
+        f.write(buf.getvalue())
+    from hubfs.fuse.mount import unmount
+
+    unmount(mnt)
+    ds = hubfs.Dataset(url, mode="r", token=token)
+    assert ds["label", 3].compute(label_name=True) == "eel"
+    np.testing.assert_array_equal(ds["image", 4].compute(), new)
+    ds.close()
+
+
+def test_the_mount_answers_eio_while_s3_is_down_and_recovers(mount_on, monkeypatch, tmp_path):
+    monkeypatch.setenv("HUBFS_RETRIES", "2")  # the child inherits it: fail within seconds
+    server = servers.RcloneServer(str(tmp_path / "rclone"))
+    try:
+        server.start()
+        server.make_bucket("hubfs-mount")
+    except Exception as exc:
+        server.stop()
+        unavailable(f"rclone server unavailable: {exc}")
+    try:
+        url, token = server.url("hubfs-mount/ds"), server.token()
+        make_dataset(url, token)
+        mnt = mount_on(url, token, read_only=True)
+        assert open(f"{mnt}/0/label.txt").read() == "cat\n"
+        server.kill()
+        start = time.monotonic()
+        failed = None
+        for i in range(1, N):  # samples not read yet: they need the store
+            try:
+                open(f"{mnt}/{i}/image.png", "rb").read()
+            except OSError as exc:
+                failed = exc
+                break
+        assert failed is not None and failed.errno == errno.EIO, failed
+        assert time.monotonic() - start < 60
+        assert os.path.ismount(mnt)  # the mount stays up
+        server.start()
+        for i in range(N):
+            np.testing.assert_array_equal(png_of(f"{mnt}/{i}/image.png"), image(i))
+    finally:
+        server.stop()

@@ -235,4 +235,16 @@ class AzuriteServer(Server):
         return f"az://{path}"
 
 
+def started(cls: type, bucket: str, workdir: str | None = None) -> "Server":
+    """In a test: a running server of ``cls`` with ``bucket`` made, or the test fails (CI) or skips."""
+    server = cls(workdir)
+    try:
+        server.start()
+        server.make_bucket(bucket)
+    except Exception as exc:
+        server.stop()
+        unavailable(f"{server.name} server unavailable: {exc}")
+    return server
+
+
 KINDS = {"s3-moto": MotoServer, "s3-rclone": RcloneServer, "gcs": FakeGcsServer, "azure": AzuriteServer}

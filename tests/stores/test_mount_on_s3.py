@@ -113,13 +113,7 @@ def test_write_through_the_mount_lands_on_s3(remote_store, mount_on):
 
 def test_the_mount_answers_eio_while_s3_is_down_and_recovers(mount_on, monkeypatch, tmp_path):
     monkeypatch.setenv("HUBFS_RETRIES", "2")  # the child inherits it: fail within seconds
-    server = servers.RcloneServer(str(tmp_path / "rclone"))
-    try:
-        server.start()
-        server.make_bucket("hubfs-mount")
-    except Exception as exc:
-        server.stop()
-        unavailable(f"rclone server unavailable: {exc}")
+    server = servers.started(servers.RcloneServer, "hubfs-mount", str(tmp_path / "rclone"))
     try:
         url, token = server.url("hubfs-mount/ds"), server.token()
         make_dataset(url, token)

@@ -14,7 +14,6 @@ from hubfs.errors import StoreError
 from hubfs.schema import ClassLabel, Image
 
 import servers
-from servers import unavailable
 
 N = 40
 DEADLINE = 30.0  # seconds a failing call may take at the most (bounded retries and time-outs)
@@ -23,13 +22,7 @@ DEADLINE = 30.0  # seconds a failing call may take at the most (bounded retries 
 @pytest.fixture
 def killable():
     """A dedicated rclone S3 server this test may kill and restart (the shared ones stay up)."""
-    server = servers.RcloneServer()
-    try:
-        server.start()
-        server.make_bucket("hubfs-kill")
-    except Exception as exc:
-        server.stop()
-        unavailable(f"rclone server unavailable: {exc}")
+    server = servers.started(servers.RcloneServer, "hubfs-kill")
     yield server
     server.stop()
 

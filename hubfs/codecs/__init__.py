@@ -6,6 +6,8 @@ C-order bytes, compressed or not). File codecs (text, npy, json, wav) live besid
 """
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 from hubfs.codecs import compress, jpeg, png
@@ -13,32 +15,41 @@ from hubfs.errors import CodecError
 
 IMAGE_CODECS = {"png": png, "jpeg": jpeg}
 SAMPLE_COMPRESSORS = ("png", "jpeg", "lz4", "zstd", None)
+_IMAGE_SIGNATURES = (png.SIGNATURE, b"\xff\xd8\xff")
 
 
 def encode_sample(array: np.ndarray, compressor: str | None) -> bytes:
-    """The bytes stored for one sample."""
-    if compressor in IMAGE_CODECS:
-        if array.size == 0:
-            return b""
+    """The bytes stored for one sample; they carry its shape, so data and shape change in one write.
+
+    Images become PNG/JPEG files. Everything else (and empty images, which PNG cannot hold) is a header
+    of rank and dims (``<B`` + ``<I`` each) followed by the C-order little-endian bytes, compressed.
+    """
+    array = np.asarray(array)
+    if compressor in IMAGE_CODECS and array.size:
         return IMAGE_CODECS[compressor].encode(array)
-    return compress.compress(np.ascontiguousarray(array).data, compressor)
+    header = struct.pack(f"<B{array.ndim}I", array.ndim, *array.shape)
+    body = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    if not body:
+        return header
+    return header + compress.compress(body, None if compressor in IMAGE_CODECS else compressor)
 
 
-def decode_sample(data: bytes, compressor: str | None, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """One sample back from its stored bytes; ``shape`` is the sample's stored shape."""
+def decode_sample(data: bytes, compressor: str | None, dtype: np.dtype, ndim: int) -> np.ndarray:
+    """One sample back from its stored bytes, as ``dtype`` with ``ndim`` dimensions."""
     dtype = np.dtype(dtype)
-    if compressor in IMAGE_CODECS:
-        if not data:
-            return np.zeros(shape, dtype)
+    if compressor in IMAGE_CODECS and data.startswith(_IMAGE_SIGNATURES):
         array = IMAGE_CODECS[compressor].decode(data)
-        if array.dtype != dtype:
-            array = array.astype(dtype)
-        if array.shape != tuple(shape):
-            if array.size != int(np.prod(shape)):
-                raise CodecError(f"decoded image has shape {array.shape}, expected {tuple(shape)}")
-            array = array.reshape(shape)
-        return array
-    raw = compress.decompress(data, compressor)
-    if len(raw) != int(np.prod(shape)) * dtype.itemsize:
-        raise CodecError(f"sample holds {len(raw)} bytes, expected shape {tuple(shape)} of {dtype}")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+        if array.ndim == ndim - 1:
+            array = array[..., None]
+        if array.ndim != ndim:
+            raise CodecError(f"decoded image has {array.ndim} dimensions, expected {ndim}")
+        return array if array.dtype == dtype else array.astype(dtype)
+    if not data or data[0] != ndim or len(data) < 1 + 4 * ndim:
+        raise CodecError(f"sample header does not describe a {ndim}-dimensional array")
+    shape = struct.unpack_from(f"<{ndim}I", data, 1)
+    body = data[1 + 4 * ndim:]
+    raw = compress.decompress(body, None if compressor in IMAGE_CODECS else compressor) if body else b""
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise CodecError(f"sample holds {len(raw)} bytes, expected {expected} for shape {shape} of {dtype}")
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)

@@ -15,6 +15,7 @@ from hubfs.codecs.compress import decode_chunk, encode_chunk
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.storage import Store
+from hubfs.errors import CodecError, StoreError
 
 
 class ChunkedArray:
@@ -76,6 +77,10 @@ class ChunkedArray:
         key = self._key(c)
         return lambda arr: self.store.put(key, encode_chunk(arr, self.compressor))
 
+    def chunk_numbers(self) -> list[int]:
+        """Numbers of the chunks present in the store."""
+        return _chunk_numbers(self.store, self.path)
+
     def truncate(self, length: int, old_length: int) -> None:
         """Forget samples at ``length`` and beyond: zero the tail of the edge chunk, delete later chunks."""
         c, o = divmod(length, self.chunk_len)
@@ -131,8 +136,26 @@ class SampleArray:
     def _pending(self, s: int) -> dict | None:
         return self.cache.get(("w", self.path, s))
 
+    def _retrying(self, shards: range, read):
+        """Run ``read``; if it finds a shard changed under it (another process replaced the object since
+        its index was cached: bad checksum, short read, misplaced element), re-read the index once."""
+        try:
+            return read()
+        except (CodecError, StoreError):
+            for s in shards:
+                if ("w", self.path, s) in self.cache._dirty:
+                    raise  # our own unflushed writes: nothing stale to re-read
+                for kind in ("i", "b"):
+                    self.cache.discard((kind, self.path, s))
+                self.store.forget(self._key(s))
+            return read()
+
     def get(self, i: int) -> bytes | None:
         """The stored bytes of sample ``i``, or None when it has none."""
+        s = i // self.shard_len
+        return self._retrying(range(s, s + 1), lambda: self._get(i))
+
+    def _get(self, i: int) -> bytes | None:
         s, o = divmod(i, self.shard_len)
         pending = self._pending(s)
         if pending is not None and o in pending:
@@ -181,6 +204,10 @@ class SampleArray:
 
     def get_range(self, start: int, stop: int) -> list[bytes | None]:
         """Stored bytes of samples [start, stop): one read per shard touched."""
+        shards = range(start // self.shard_len, (stop - 1) // self.shard_len + 1) if stop > start else range(0)
+        return self._retrying(shards, lambda: self._get_range(start, stop))
+
+    def _get_range(self, start: int, stop: int) -> list[bytes | None]:
         out: list[bytes | None] = []
         i = start
         while i < stop:
@@ -257,6 +284,10 @@ class SampleArray:
         # The pending writes are now in the shard: forget them so reads use the fresh index.
         self.cache.discard(("w", self.path, s))
 
+    def chunk_numbers(self) -> list[int]:
+        """Numbers of the shards present in the store."""
+        return _chunk_numbers(self.store, self.path)
+
     def truncate(self, length: int, old_length: int) -> None:
         """Forget samples at ``length`` and beyond."""
         s, o = divmod(length, self.shard_len)
@@ -269,3 +300,14 @@ class SampleArray:
             for kind in ("w", "i", "b"):
                 self.cache.discard((kind, self.path, k))
             self.store.delete(self._key(k))
+
+
+def _chunk_numbers(store: Store, path: str) -> list[int]:
+    out = set()
+    prefix = f"{path}/c/"
+    for key in store.list(prefix):
+        rest = key[len(prefix):] if key.startswith(prefix) else key.split("/c/", 1)[-1]
+        head = rest.split("/", 1)[0]
+        if head.isdigit():
+            out.add(int(head))
+    return sorted(out)

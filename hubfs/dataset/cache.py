@@ -1,8 +1,10 @@
 """One bounded write-back cache for a whole dataset.
 
-Holds decoded chunks, shard indexes, decoded samples and pending writes, all in one LRU bounded by bytes
+Holds decoded chunks, shard indexes, decoded samples and pending writes, all bounded together by bytes
 (Hub 1.x kept one cache per tensor, so its memory grew with the schema). An entry with a ``writeback``
-is dirty: evicting it, or ``flush``, calls the writeback first, so no write is ever dropped.
+is dirty: ``flush`` or eviction calls the writeback first, so no write is ever dropped. Clean entries are
+evicted before dirty ones (least recently used first within each), so a cache under pressure drops what
+it can re-read before it pays for writing a chunk or shard early.
 """
 from __future__ import annotations
 
@@ -22,95 +24,110 @@ class _Entry:
 
 
 class Cache:
-    """An LRU of values keyed by tuples, bounded by the sum of their declared sizes in bytes.
+    """LRU values keyed by tuples, bounded by the sum of their declared sizes in bytes.
 
     Not thread-safe on its own: the dataset serialises access with its lock.
     """
 
     def __init__(self, capacity: int):
         self.capacity = max(0, int(capacity))
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._clean: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._dirty: OrderedDict[Hashable, _Entry] = OrderedDict()
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
+        self.writebacks = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._clean) + len(self._dirty)
+
+    @property
+    def dirty_nbytes(self) -> int:
+        return sum(e.nbytes for e in self._dirty.values())
 
     def get(self, key: Hashable) -> Any:
         """The value, or None; a hit makes the entry the most recent."""
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self._entries.move_to_end(key)
-        return entry.value
+        for table in (self._clean, self._dirty):
+            entry = table.get(key)
+            if entry is not None:
+                table.move_to_end(key)
+                self.hits += 1
+                return entry.value
+        self.misses += 1
+        return None
+
+    def _pop(self, key: Hashable) -> _Entry | None:
+        entry = self._clean.pop(key, None) or self._dirty.pop(key, None)
+        if entry is not None:
+            self.nbytes -= entry.nbytes
+        return entry
 
     def put(self, key: Hashable, value: Any, nbytes: int, writeback: Writeback | None = None) -> None:
         """Insert or replace; a replaced dirty entry keeps its writeback unless a new one is given."""
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.nbytes -= old.nbytes
-            if writeback is None:
-                writeback = old.writeback
-        self._entries[key] = _Entry(value, int(nbytes), writeback)
-        self.nbytes += int(nbytes)
+        old = self._pop(key)
+        if old is not None and writeback is None:
+            writeback = old.writeback
+        entry = _Entry(value, int(nbytes), writeback)
+        (self._dirty if writeback is not None else self._clean)[key] = entry
+        self.nbytes += entry.nbytes
         self._evict(keep=key)
-
-    def resize(self, key: Hashable, nbytes: int) -> None:
-        """Update the size of an entry whose value grew or shrank in place."""
-        entry = self._entries.get(key)
-        if entry is not None:
-            self.nbytes += int(nbytes) - entry.nbytes
-            entry.nbytes = int(nbytes)
-            self._evict(keep=key)
 
     def discard(self, key: Hashable) -> None:
         """Drop an entry without writing it back."""
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.nbytes -= entry.nbytes
+        self._pop(key)
 
     def discard_where(self, predicate: Callable[[Hashable], bool]) -> None:
-        for key in [k for k in self._entries if predicate(k)]:
-            self.discard(key)
+        for key in [k for table in (self._clean, self._dirty) for k in table if predicate(k)]:
+            self._pop(key)
 
     def is_dirty(self, key: Hashable) -> bool:
-        entry = self._entries.get(key)
-        return entry is not None and entry.writeback is not None
+        return key in self._dirty
 
     def flush(self, predicate: Callable[[Hashable], bool] | None = None) -> int:
         """Write back every dirty entry (matching ``predicate``); they stay cached, clean. Returns the count."""
         done = 0
-        for key in [k for k, e in self._entries.items() if e.writeback is not None and (predicate is None or predicate(k))]:
-            entry = self._entries.get(key)
-            if entry is None or entry.writeback is None:
+        for key in [k for k in self._dirty if predicate is None or predicate(k)]:
+            entry = self._dirty.get(key)
+            if entry is None:
                 continue
-            writeback = entry.writeback
-            writeback(entry.value)  # raises on store failure: the entry stays dirty
-            entry.writeback = None
+            entry.writeback(entry.value)  # raises on store failure: the entry stays dirty
+            self.writebacks += 1
             done += 1
+            if self._dirty.pop(key, None) is entry:  # the writeback may have discarded it itself
+                entry.writeback = None
+                self._clean[key] = entry
         return done
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._clean.clear()
+        self._dirty.clear()
         self.nbytes = 0
 
     def _evict(self, keep: Hashable) -> None:
-        while self.nbytes > self.capacity and len(self._entries) > 1:
-            key = next(iter(self._entries))
-            if key == keep:
-                self._entries.move_to_end(key)
-                key = next(iter(self._entries))
-            entry = self._entries.pop(key)
+        while self.nbytes > self.capacity:
+            table = self._clean if any(k != keep for k in _head(self._clean)) else self._dirty
+            key = next((k for k in _head(table) if k != keep), None)
+            if key is None:
+                return
+            entry = table.pop(key)
             self.nbytes -= entry.nbytes
             if entry.writeback is not None:
                 # Popped first: the writeback may itself put entries (a fresh shard index) and evict.
                 try:
                     entry.writeback(entry.value)
+                    self.writebacks += 1
                 except BaseException:
-                    self._entries[key] = entry
-                    self._entries.move_to_end(key, last=False)
+                    table[key] = entry
+                    table.move_to_end(key, last=False)
                     self.nbytes += entry.nbytes
                     raise
+
+
+def _head(table: OrderedDict) -> list:
+    """The two least recently used keys (enough to skip the one being inserted)."""
+    out = []
+    for k in table:
+        out.append(k)
+        if len(out) == 2:
+            break
+    return out

@@ -47,6 +47,7 @@ class Dataset:
         self._lock = threading.RLock()
         self._writer = WriterLock(self._store, self)
         self._closed = False
+        self._shrunk_to: int | None = None  # lowest length since the last flush, when below the committed
         self._tensors: dict[str, TensorEngine] = {}
         self._schema: dict[str, Tensor] = {}
         length = _parse_length(shape)
@@ -60,20 +61,24 @@ class Dataset:
                 mode = "r"
         if mode in ("r", "r+") and not exists:
             raise DatasetNotFoundError(f"no dataset at {self.url}")
+        creating = mode == "w" or (mode == "a" and not exists)
+        if creating and (length is None or flat is None):
+            self._writer.release()
+            raise SchemaError("creating a dataset needs shape=(n,) and schema={...}")
         if mode != "r" and not self._writer.held:
             self._take_lock()
-        if mode == "w" or (mode == "a" and not exists):
-            if exists and mode == "w":
-                self._wipe()
-            elif not exists and not self._is_empty():
-                self._writer.release()
-                raise NotADatasetError(f"{self.url} is not empty and holds no hubfs dataset; it was left untouched")
-            if length is None or flat is None:
-                self._writer.release()
-                raise SchemaError("creating a dataset needs shape=(n,) and schema={...}")
-            self._create(length, flat, meta_information or {}, name)
-        else:
-            self._load(attrs, length, flat)
+        try:
+            if creating:
+                if exists:
+                    self._wipe()
+                elif not self._is_empty():
+                    raise NotADatasetError(f"{self.url} is not empty and holds no hubfs dataset; it was left untouched")
+                self._create(length, flat, meta_information or {}, name)
+            else:
+                self._load(attrs, length, flat)
+        except BaseException:
+            self._writer.release()  # a failed open must not keep other writers out
+            raise
         self.mode = mode
         self.read_only = mode == "r"
         _OPEN.add(self)
@@ -114,12 +119,12 @@ class Dataset:
                 self._store.delete(key)
 
     def _create(self, length: int, flat: dict[str, Tensor], meta: dict, name: str | None) -> None:
-        self._schema = dict(flat)
+        self._schema = {k: t.with_chunks(self.cache.capacity) for k, t in flat.items()}
         self._length = self._committed = length
         self.meta_information = dict(meta)
         if name:
             self.meta_information.setdefault("name", name)
-        for key, t in flat.items():
+        for key, t in self._schema.items():
             self._tensors[key] = TensorEngine(key, t, self._store, self.cache)
             self._write_tensor_docs(key)
         self._write_root()
@@ -139,6 +144,12 @@ class Dataset:
                               f"use resize_shape() to change it, or mode='w' to overwrite")
         for key, t in self._schema.items():
             self._tensors[key] = TensorEngine(key, t, self._store, self.cache)
+        if self._writer.held:
+            # A writer killed earlier may have left samples past the committed length: clear them, so
+            # growing the dataset later shows empty samples, not leftovers.
+            for engine in self._tensors.values():
+                engine.clear_beyond(self._length)
+            self.cache.flush()
 
     def _write_tensor_docs(self, key: str) -> None:
         parts = key.split("/")
@@ -185,12 +196,12 @@ class Dataset:
 
     def _index(self, key: str, i: int) -> int:
         n = self._length
-        i = int(i)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexOutOfRangeError(f"tensor {key!r}, index {i}: out of range for {n} samples")
-        return i
+        j = int(i)
+        if j < 0:
+            j += n
+        if not 0 <= j < n:
+            raise IndexOutOfRangeError(f"tensor {key!r}, index {int(i)}: out of range for {n} samples")
+        return j
 
     def __repr__(self) -> str:
         return f"Dataset({self.url!r}, mode={self.mode!r}, shape={self.shape}, tensors={self.keys()})"
@@ -230,6 +241,7 @@ class Dataset:
             return self._engine(key).read_range(start, stop)
 
     def _label_names(self, key: str, value: Any) -> Any:
+        """Class names for a ClassLabel's values."""
         t = self.tensor_type(key)
         if not isinstance(t, ClassLabel):
             raise TypeError(f"tensor {key!r} is a {t.kind}, not a ClassLabel: it has no label names")
@@ -291,9 +303,11 @@ class Dataset:
         self._writable()
         n = _parse_length(size)
         with self._lock:
-            if n < self._length:
-                for engine in self._tensors.values():
-                    engine.truncate(n, self._length)
+            if n > self._length and self._shrunk_to is not None:
+                self.flush()  # commit the pending shrink first, so the regrown samples start empty
+            if n < self._length and n < self._committed:
+                # Deleting data waits for flush(), which commits the new length before deleting.
+                self._shrunk_to = n if self._shrunk_to is None else min(n, self._shrunk_to)
             self._length = n
 
     def append_shape(self, size: int | tuple) -> None:
@@ -337,7 +351,7 @@ class Dataset:
                 raise SchemaError(f"tensor {clash[0]!r} already exists or clashes with a stored tensor")
             self.flush()
             for key, t in flat.items():
-                self._schema[key] = t
+                t = self._schema[key] = t.with_chunks(self.cache.capacity)
                 self._tensors[key] = TensorEngine(key, t, self._store, self.cache)
                 self._write_tensor_docs(key)
             self._write_root()
@@ -350,15 +364,18 @@ class Dataset:
         with self._lock:
             self.cache.flush()
             if self._length != self._committed:
-                shrinking = self._length < self._committed
-                if shrinking:
+                if self._shrunk_to is not None:
+                    # The new length first: from then on the data past it is invisible, then delete it.
                     self._write_root()
+                    for engine in self._tensors.values():
+                        engine.truncate(self._shrunk_to, self._committed)
+                    self.cache.flush()
                 for engine in self._tensors.values():
                     for key, doc in engine.array_docs(self._length).items():
                         self._store.put(key, doc)
-                if not shrinking:
-                    self._write_root()
+                self._write_root()
                 self._committed = self._length
+                self._shrunk_to = None
             if self._store.remote:
                 self._writer.refresh()  # the heartbeat that keeps other hosts from taking the lock
 

@@ -6,6 +6,7 @@ The names and arguments are Hub 1.x's (``Tensor``, ``Primitive``, ``Image``, ``C
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -29,7 +30,7 @@ def _parse_shape(shape: Any, what: str) -> Shape:
         shape = (shape,)
     try:
         dims = tuple(None if d is None else int(d) for d in shape)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise SchemaError(f"{what} must be a tuple of ints or None, not {shape!r}") from exc
     if any(d is not None and d < 0 for d in dims):
         raise SchemaError(f"{what} {dims} has a negative dimension")
@@ -123,16 +124,31 @@ class Tensor:
         dims = self.max_shape or tuple(d or 256 for d in self.shape)
         return max(1, int(np.prod([d or 256 for d in dims])) * self.dtype.itemsize)
 
-    def samples_per_chunk(self) -> int:
-        """Samples per chunk (chunked layout) or per shard (sample layout)."""
+    def samples_per_chunk(self, cache_bytes: int | None = None) -> int:
+        """Samples per chunk (chunked layout) or per shard (sample layout).
+
+        Chosen once, when the tensor is created, and stored in the schema. A small cache gets smaller
+        chunks (at most 1/16 of it decoded) and shards (index at most 1/64 of it), so that the cache holds
+        several and does not rewrite whole chunks for every sample written.
+        """
         if self.chunks:
             return self.chunks
+        chunk_target, index_limit = CHUNK_TARGET_BYTES, MAX_SAMPLES_PER_SHARD
+        if cache_bytes is not None:
+            chunk_target = max(1, min(chunk_target, cache_bytes // 16))
+            index_limit = max(1, min(index_limit, cache_bytes // 64 // 16))
         if self.layout == "chunked":
-            n = CHUNK_TARGET_BYTES // self.sample_nbytes_estimate()
-            return int(min(65536, max(1, 1 << max(0, int(n).bit_length() - 1))))
+            n = chunk_target // self.sample_nbytes_estimate()
+            return _floor_pow2(min(65536, max(1, n)))
         ratio = 3 if self.compressor in IMAGE_CODECS else 1
         n = SHARD_TARGET_BYTES * ratio // self.sample_nbytes_estimate()
-        return int(min(MAX_SAMPLES_PER_SHARD, max(1, 1 << max(0, int(n).bit_length() - 1))))
+        return _floor_pow2(min(index_limit, max(1, n)))
+
+    def with_chunks(self, cache_bytes: int | None) -> "Tensor":
+        """A copy with ``chunks`` fixed, as stored for a new tensor."""
+        out = copy.copy(self)
+        out.chunks = self.samples_per_chunk(cache_bytes)
+        return out
 
     # -- values ----------------------------------------------------------------------------------
     def empty_value(self) -> Any:
@@ -172,14 +188,24 @@ class Tensor:
         return {}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tensor) and self.to_json() == other.to_json()
+        """Same type, shape, dtype and options; ``chunks=None`` matches any chunking ("let hubfs choose")."""
+        if not isinstance(other, Tensor):
+            return NotImplemented
+        a, b = self.to_json(), other.to_json()
+        if a["chunks"] is None or b["chunks"] is None:
+            a["chunks"] = b["chunks"] = None
+        return a == b
 
     def __hash__(self) -> int:
-        return hash(repr(self))
+        return hash((self.kind, self.shape, str(self.dtype)))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.to_json().items() if k != "type" and v is not None)
         return f"{self.kind}({args})"
+
+
+def _floor_pow2(n: int) -> int:
+    return 1 << (int(n).bit_length() - 1)
 
 
 def _cast(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -117,6 +117,9 @@ class Store:
         for key in self.list(prefix):
             self.delete(key)
 
+    def forget(self, key: str) -> None:
+        """Drop anything cached about ``key`` (an open file), so the next read sees its current version."""
+
     def close(self) -> None:
         """Release cached resources (open files)."""
 
@@ -152,6 +155,9 @@ class LocalStore(Store):
             fd = self._fds.pop(path, None)
             if fd is not None:
                 os.close(fd)
+
+    def forget(self, key: str) -> None:
+        self._forget(self._path(key))
 
     def get(self, key: str) -> bytes | None:
         path = self._path(key)

@@ -1,8 +1,9 @@
 """One tensor of a dataset: values in and out, validated, through its arrays and the dataset cache.
 
-A tensor is a zarr group ``<key>/`` with ``data`` (chunked or sample layout, see doc/DESIGN.md), a
-``present`` mask (chunked layout) and, for dynamic shapes, a ``shape`` array. Every error names the tensor
-and the index; a value is fully validated and encoded before anything is changed.
+A tensor is a zarr group ``<key>/`` with ``data`` (chunked or sample layout, see doc/DESIGN.md) and, in
+the chunked layout, a ``present`` mask. In the sample layout each sample's bytes carry its shape, so a
+sample's data and shape always change together. Every error names the tensor and the index; a value is
+fully validated and encoded before anything is changed.
 """
 from __future__ import annotations
 
@@ -28,15 +29,12 @@ class TensorEngine:
         self.cache = cache
         self.chunked = schema.layout == "chunked"
         n = schema.samples_per_chunk()
-        self.shapes: ChunkedArray | None = None
         self.present: ChunkedArray | None = None
         if self.chunked:
             self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, schema.compressor)
             self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n, "lz4")
         else:
             self.data = SampleArray(store, cache, f"{key}/data", n)
-            if schema.is_dynamic and not schema.is_text:
-                self.shapes = ChunkedArray(store, cache, f"{key}/shape", np.dtype("int32"), (schema.ndim,), n, "lz4")
         self._decoded = ("s", key)  # decoded-sample cache keys are ("s", key, i)
         self._cache_decoded = schema.compressor != "jpeg"  # lossy: the stored value differs from the written
 
@@ -44,9 +42,8 @@ class TensorEngine:
     def array_docs(self, length: int) -> dict[str, bytes]:
         """zarr.json of each array of this tensor, for ``length`` samples."""
         docs = {f"{self.key}/data/zarr.json": self.data.doc(length)}
-        for arr in (self.present, self.shapes):
-            if arr is not None:
-                docs[f"{arr.path}/zarr.json"] = arr.doc(length)
+        if self.present is not None:
+            docs[f"{self.present.path}/zarr.json"] = self.present.doc(length)
         return docs
 
     # -- reads -------------------------------------------------------------------------------------
@@ -78,11 +75,10 @@ class TensorEngine:
         return np.stack(values)
 
     def sample_shape(self, i: int) -> tuple:
-        if self.type.is_text:
-            return (len(self.read(i)),)
-        if self.shapes is not None:
-            return tuple(int(d) for d in self.shapes.get(i))
-        return tuple(self.type.shape)
+        if not self.type.is_dynamic:
+            return tuple(self.type.shape)
+        value = self.read(i)
+        return (len(value),) if isinstance(value, str) else value.shape
 
     def read_stored(self, i: int) -> bytes | None:
         """Stored bytes that already are a file of the tensor's file format (PNG/JPEG), else None."""
@@ -103,9 +99,8 @@ class TensorEngine:
             return self.type.empty_value()
         try:
             if self.type.is_text:
-                return decompress(data, self.type.compressor).decode("utf-8")
-            shape = self.sample_shape(i)
-            return decode_sample(data, self.type.compressor, self.type.dtype, shape)
+                return decompress(data, self.type.compressor).decode("utf-8") if data else ""
+            return decode_sample(data, self.type.compressor, self.type.dtype, self.type.ndim)
         except (CodecError, UnicodeDecodeError) as exc:
             raise SampleError(self.key, i, f"stored sample is corrupt: {exc}") from exc
 
@@ -130,7 +125,7 @@ class TensorEngine:
             return value, None
         try:
             if self.type.is_text:
-                data = compress(value.encode("utf-8"), self.type.compressor)
+                data = compress(value.encode("utf-8"), self.type.compressor) if value else b""
             else:
                 data = encode_sample(value, self.type.compressor)
         except CodecError as exc:
@@ -167,8 +162,6 @@ class TensorEngine:
         self._store_sample(i, bytes(data), value)
 
     def _store_sample(self, i: int, data: bytes, value: Any) -> None:
-        if self.shapes is not None:
-            self.shapes.set(i, np.asarray(value.shape, dtype=np.int32))
         self.data.set(i, data)
         ckey = ("s", self.key, i)
         self.cache.discard(ckey)
@@ -181,12 +174,25 @@ class TensorEngine:
             self.present.set(i, 0)
             return
         self.data.set(i, None)
-        if self.shapes is not None:
-            self.shapes.set(i, 0)
         self.cache.discard(("s", self.key, i))
 
+    def clear_beyond(self, length: int) -> None:
+        """Remove what a crash may have left past the committed ``length``: values in the edge chunk and
+        whole chunks or shards beyond it (written by eviction before the length that covers them)."""
+        per = self.data.chunk_len if self.chunked else self.data.shard_len
+        edge_end = -(-length // per) * per
+        for i in range(length, edge_end):
+            if self.has_value(i):
+                self.clear(i)
+        last = edge_end // per - 1
+        for arr in (self.data, self.present):
+            if arr is not None:
+                for c in arr.chunk_numbers():
+                    if c > last:
+                        arr.truncate(c * per, (c + 1) * per)
+
     def truncate(self, length: int, old_length: int) -> None:
-        for arr in (self.data, self.present, self.shapes):
+        for arr in (self.data, self.present):
             if arr is not None:
                 arr.truncate(length, old_length)
         self.cache.discard_where(lambda k: k[0] == "s" and k[1] == self.key and k[2] >= length)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from hubfs.dataset.schema import nest
+from hubfs.dataset.schema import ClassLabel, nest
 from hubfs.errors import IndexOutOfRangeError, SampleError, TensorNotFoundError
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def select(indices: Any, idx: Any, what: str = "dataset") -> tuple[Any, bool]:
     if isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
         i = int(idx)
         if i < -n or i >= n:
-            raise IndexOutOfRangeError(f"{what}: index {i} is out of range for {n} samples")
+            raise IndexOutOfRangeError(f"{what}, index {i}: out of range for {n} samples")
         return indices[i], True
     if isinstance(idx, slice):
         return indices[idx], False
@@ -53,12 +53,12 @@ def select(indices: Any, idx: Any, what: str = "dataset") -> tuple[Any, bool]:
         arr = np.asarray(idx)
         if arr.dtype == bool:
             if arr.shape != (n,):
-                raise IndexOutOfRangeError(f"{what}: boolean mask of {arr.shape} for {n} samples")
+                raise IndexOutOfRangeError(f"{what}: a boolean mask of shape {arr.shape} for {n} samples")
             return [indices[int(j)] for j in np.flatnonzero(arr)], False
         out = []
         for j in arr.tolist():
             if j < -n or j >= n:
-                raise IndexOutOfRangeError(f"{what}: index {j} is out of range for {n} samples")
+                raise IndexOutOfRangeError(f"{what}, index {j}: out of range for {n} samples")
             out.append(indices[j])
         return out, False
     raise TypeError(f"{what}: cannot index samples with {type(idx).__name__}")
@@ -183,6 +183,7 @@ class DatasetView:
 
     def __getitem__(self, item: Any) -> "TensorView | DatasetView":
         key, idx, extra = split_subscript(item)
+        full, leaf = self._resolve(key) if key is not None else (self.prefix, False)
         if self.scalar:
             if idx is not None:
                 raise TypeError("a single sample takes a tensor name, not a sample index")
@@ -190,10 +191,9 @@ class DatasetView:
         elif idx is None:
             indices, scalar = self.indices, False
         else:
-            indices, scalar = select(self.indices, idx)
+            indices, scalar = select(self.indices, idx, f"tensor {full!r}" if leaf else "dataset")
         if key is None:
             return DatasetView(self.ds, indices, scalar, self.prefix)
-        full, leaf = self._resolve(key)
         if leaf:
             return TensorView(self.ds, full, indices, scalar, extra)
         return DatasetView(self.ds, indices, scalar, full)
@@ -220,7 +220,11 @@ class DatasetView:
         self.ds._write_many(writes)
 
     def compute(self, label_name: bool = False) -> dict:
-        out = {k: TensorView(self.ds, self.prefix + k, self.indices, self.scalar).compute(label_name) for k in self.keys()}
+        out = {}
+        for k in self.keys():
+            key = self.prefix + k
+            names = label_name and isinstance(self.ds.tensor_type(key), ClassLabel)  # others as they are
+            out[k] = TensorView(self.ds, key, self.indices, self.scalar).compute(names)
         return nest(out)
 
     numpy = compute

@@ -100,10 +100,6 @@ def test_overwrites_through_a_small_cache_keep_the_last_value(url, open_ds):
             assert not ds.has_value("image", i)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: chunk and shard sizes ignore the cache capacity (a 'vec' chunk "
-                   "decodes to 1 MiB, the 'label' chunk to 512 KiB for 240 samples), so with cache=256 KiB every "
-                   "sample write evicts and rewrites whole chunks and the whole image shard: ~250 MB and 1920 "
-                   "puts to store a 1.9 MB dataset (8 puts with a large cache)")
 def test_small_cache_does_not_multiply_the_bytes_written(url, open_ds, monkeypatch):
     ds = open_ds(url, shape=(N,), schema=schema(), cache=CAPACITY)
     written = []

@@ -38,9 +38,6 @@ def test_compute_label_name(ds, reopen):
         assert d["n", 0].compute(label_name=True) == "7"  # no names: the number as a name
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: DatasetView.compute(label_name=True) passes label_name to every "
-                   "tensor, and non-ClassLabel tensors raise TypeError, so a sample of image + label cannot be "
-                   "computed with names (Hub 1.x converted ClassLabels and left the rest as they were)")
 def test_sample_compute_label_name_converts_only_class_labels(ds, reopen):
     ds["label", 0] = "gnu"
     ds["n", 0] = 7

@@ -52,11 +52,9 @@ def assert_same(a, b):
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-EMPTY_BUG = pytest.mark.xfail(strict=True, reason="engine bug: a zero-size sample is stored lz4-compressed as b'' "
-                              "encoded by numcodecs, which does not decode after reopen (see test_schema_types)")
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (8, 8), (3, 5), (8, 1), pytest.param((0, 4), marks=EMPTY_BUG)])
+@pytest.mark.parametrize("shape", [(1, 1), (8, 8), (3, 5), (8, 1), pytest.param((0, 4))])
 def test_any_shape_within_max_shape(ds, reopen, shape):
     value = noise(shape, 1)
     ds["dyn", 2] = value

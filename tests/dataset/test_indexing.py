@@ -271,18 +271,15 @@ def test_whole_tensor_and_whole_dataset(ds, reopen):
     assert len(everything["dyn"]) == N
 
 
-MSG_BUG = pytest.mark.xfail(strict=True, reason="engine bug: the IndexOutOfRangeError message does not name the "
-                            "tensor (view subscripts say 'dataset: index ...') or names the index after adding the "
-                            "length (-21 of 20 samples is reported as 'index -1', a valid index)")
 OUT_OF_RANGE = [
     pytest.param(lambda ds: ds["label", N + 5], N + 5, id="tensor-int"),
     pytest.param(lambda ds: ds["label"][N + 5], N + 5, id="tensor-then-int"),
     pytest.param(lambda ds: ds.__setitem__(("label", N + 5), 1), N + 5, id="assign-int"),
-    pytest.param(lambda ds: ds["label", -N - 1], -N - 1, id="tensor-negative", marks=MSG_BUG),
-    pytest.param(lambda ds: ds.has_value("label", -N - 1), -N - 1, id="has-value-negative", marks=MSG_BUG),
-    pytest.param(lambda ds: ds["label", [0, N + 5]], N + 5, id="tensor-list", marks=MSG_BUG),
-    pytest.param(lambda ds: ds[3:5]["label", 2], 2, id="view-then-tensor", marks=MSG_BUG),
-    pytest.param(lambda ds: ds.__setitem__(("label", [0, N + 5]), [1, 2]), N + 5, id="assign-list", marks=MSG_BUG),
+    pytest.param(lambda ds: ds["label", -N - 1], -N - 1, id="tensor-negative"),
+    pytest.param(lambda ds: ds.has_value("label", -N - 1), -N - 1, id="has-value-negative"),
+    pytest.param(lambda ds: ds["label", [0, N + 5]], N + 5, id="tensor-list"),
+    pytest.param(lambda ds: ds[3:5]["label", 2], 2, id="view-then-tensor"),
+    pytest.param(lambda ds: ds.__setitem__(("label", [0, N + 5]), [1, 2]), N + 5, id="assign-list"),
 ]
 
 

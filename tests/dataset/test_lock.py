@@ -113,12 +113,7 @@ def test_lock_of_a_garbage_collected_dataset_is_stale(url, open_ds, files):
 
 
 @pytest.mark.parametrize("cache", [0, 64 << 20])
-def test_reader_keeps_reading_while_a_writer_rewrites_shards(url, open_ds, cache, request):
-    if cache == 0 and not url.startswith("memory://"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "engine bug: LocalStore caches the file descriptor of a shard, so after a writer replaces the shard "
-            "(temp + rename) a reader takes the new file's size from os.stat but preads the old inode: "
-            "StoreError 'object is shorter than expected' on samples it could read before")))
+def test_reader_keeps_reading_while_a_writer_rewrites_shards(url, open_ds, cache):
     make(open_ds, url)
     writer = open_ds(url, mode="r+")
     reader = open_ds(url, mode="r", cache=cache)

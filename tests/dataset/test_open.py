@@ -107,9 +107,6 @@ def test_reopen_with_another_schema_says_what_differs(url, open_ds, schema, word
     assert open_ds(url, mode="r")["label", 4].compute() == 4
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: Dataset.__init__ takes the writer lock before _load() and does "
-                   "not release it when _load raises SchemaError; the lock lives until the half-built object is "
-                   "garbage-collected, and other processes get LockedError meanwhile")
 @pytest.mark.parametrize("kwargs", [{"shape": (20,)}, {"schema": {"label": ClassLabel(num_classes=3)}}])
 def test_failed_open_releases_the_writer_lock(url, open_ds, files, kwargs):
     """A caller that keeps the exception (a traceback holds the half-built Dataset) must not keep the lock."""
@@ -258,8 +255,6 @@ def test_meta_information_persists(url, open_ds):
     assert open_ds(url, mode="r").meta_information == meta
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: mode='w' wipes the existing dataset before checking that shape "
-                   "and schema were given, then raises SchemaError: the dataset is gone")
 def test_mode_w_without_shape_or_schema_deletes_nothing(url, open_ds, files):
     make(open_ds, url).close()
     before = files(url)

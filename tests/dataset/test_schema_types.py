@@ -184,19 +184,14 @@ def test_bad_combinations_are_schema_errors(make):
         make()
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: _parse_shape catches only TypeError, so int('a') escapes as a "
-                   "plain ValueError instead of SchemaError")
 def test_non_numeric_shape_is_a_schema_error():
     with pytest.raises(SchemaError):
         Tensor(("a",))
 
 
-EMPTY_BUG = pytest.mark.xfail(strict=True, reason="engine bug: an empty sample compressed with lz4/zstd is stored as "
-                              "numcodecs' encoding of b'', which numcodecs cannot decode: after reopen the read "
-                              "raises 'stored sample is corrupt'")
 
 
-@pytest.mark.parametrize("compressor", [pytest.param("lz4", marks=EMPTY_BUG), pytest.param("zstd", marks=EMPTY_BUG), None])
+@pytest.mark.parametrize("compressor", [pytest.param("lz4"), pytest.param("zstd"), None])
 def test_empty_values_round_trip(url, open_ds, compressor):
     schema = {"t": Text(compressor=compressor), "a": Tensor((None,), "int64", max_shape=(4,), compressor=compressor)}
     ds = open_ds(url, shape=(2,), schema=schema)

@@ -92,13 +92,23 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _is_server(pid: int, mountpoint: str) -> bool:
+def _cmdline(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().split(b"\0")
+            return f.read().decode(errors="replace")
     except OSError:
-        return False
-    return b"hubfs.fuse.mount" in args and mountpoint.encode() in args
+        return None
+
+
+def _is_server(record: dict) -> bool:
+    """The recorded process is alive and still the server it was (pids are reused)."""
+    pid = record.get("pid")
+    return bool(pid) and _alive(pid) and _cmdline(pid) == record.get("cmdline")
+
+
+def _write_record(mp: str, pid: int, **fields: Any) -> None:
+    with open(_record_path(mp), "w") as f:
+        json.dump({"pid": pid, "cmdline": _cmdline(pid), "mountpoint": mp, **fields}, f)
 
 
 def clear_stale(mountpoint: str) -> bool:
@@ -128,7 +138,11 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
         raise MountError(errno.EBUSY, f"{mp} is already a mountpoint; `hubfs unmount {mp}` first")
     options = {"url": url, "mountpoint": mp, "read_only": read_only, "cache": cache, "token": token}
     if foreground:
-        serve(options)
+        _write_record(mp, os.getpid(), url=url, read_only=read_only)
+        try:
+            serve(options)
+        finally:
+            _forget(mp)
         return 0
     log_path = _record_path(mp, ".log")
     read_fd, write_fd = os.pipe()
@@ -143,8 +157,7 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
     if status != READY:
         proc.wait(timeout=10) if proc.poll() is None else None
         raise MountError(errno.EIO, f"mounting {url} on {mp} failed: {_tail(log_path) or status.decode(errors='replace')}")
-    with open(_record_path(mp), "w") as f:
-        json.dump({"pid": proc.pid, "url": url, "mountpoint": mp, "log": log_path, "read_only": read_only}, f)
+    _write_record(mp, proc.pid, url=url, log=log_path, read_only=read_only)
     _tune_read_ahead(mp)
     return proc.pid
 
@@ -188,9 +201,9 @@ def _tune_read_ahead(mp: str, kib: int = 1024) -> None:
 def unmount(mountpoint: str, timeout: float = STOP_TIMEOUT) -> None:
     """Flush and unmount: stop the server cleanly (SIGTERM), or clear a stale mount left by a dead one."""
     mp = canonical(mountpoint)
-    record = _read_record(mp)
-    pid = record.get("pid") if record else None
-    if pid and _alive(pid) and _is_server(pid, mp):
+    record = _read_record(mp) or {}
+    pid = record.get("pid")
+    if _is_server(record):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:

@@ -101,6 +101,7 @@ class Operations(mfusepy.Operations):
         self.on_ready = on_ready
         self._invalidations: queue.Queue[str | None] = queue.Queue()
         self._fuse_ptr: int | None = None
+        self._invalidator: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
     def init_with_config(self, conn: Any, config: Any) -> None:
@@ -111,12 +112,13 @@ class Operations(mfusepy.Operations):
             config.no_rofd_flush = 1  # read-only closes need no flush up-call
         if conn is not None:
             conn.max_readahead = READ_AHEAD
-            conn.want |= conn.capable & (FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS)
-            conn.want &= ~FUSE_CAP_READDIRPLUS_AUTO  # always readdirplus: `ls -l` needs no lookups
+            want = conn.want | (conn.capable & (FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS))
+            conn.want = want & ~FUSE_CAP_READDIRPLUS_AUTO & 0xFFFFFFFF  # always readdirplus: no lookups for ls -l
         # Invalidations are sent from their own thread: sent from an up-call they can deadlock the kernel.
         self._fuse_ptr = mfusepy._libfuse.fuse_get_context().contents.fuse
         self.view.on_change = self._invalidations.put
-        threading.Thread(target=self._invalidate_loop, name="hubfs-invalidate", daemon=True).start()
+        self._invalidator = threading.Thread(target=self._invalidate_loop, name="hubfs-invalidate", daemon=True)
+        self._invalidator.start()
         if self.on_ready is not None:
             self.on_ready()
 
@@ -133,6 +135,8 @@ class Operations(mfusepy.Operations):
     def destroy(self, path: str) -> None:
         """Clean unmount: every committed write becomes durable."""
         self._invalidations.put(None)
+        if self._invalidator is not None:
+            self._invalidator.join(timeout=5)  # no notification may reach a session being torn down
         try:
             self.view.sync()
         except Exception as exc:  # destroy cannot fail; say why writes may be missing
@@ -231,12 +235,18 @@ class Operations(mfusepy.Operations):
 
 
 class FUSE(mfusepy.FUSE):
-    """mfusepy's FUSE with a readdir that hands the kernel full attributes (readdirplus).
+    """mfusepy's FUSE with a readdir that hands the kernel full attributes (readdirplus), and an ftruncate
+    that names its handle.
 
     mfusepy copies only st_mode into the filler's stat and never passes FUSE_FILL_DIR_PLUS, so `ls -l`
     would cost one lookup up-call per entry; libfuse < 3.17.1 also drops the attributes of entries whose
     offset is 0, so entries carry real offsets.
     """
+
+    def truncate_fuse_3(self, path: bytes | None, length: int, fip: Any) -> int:
+        # mfusepy drops the file info here, so ftruncate() would not reach the open handle's buffer.
+        fh = fip.contents if fip else None
+        return self.operations.truncate(None if path is None else path.decode(self.encoding, self.errors), length, fh)
 
     def readdir_fuse_3(self, path: bytes | None, buf: Any, filler: Any, offset: int, fip: Any, flags: int) -> int:
         decoded = None if path is None else path.decode(self.encoding, self.errors)

@@ -197,11 +197,11 @@ class View:
         """The sample has a file for ``key``: it has a value, or a file was created and is still open."""
         return self.ds.has_value(key, index) or self._pending(key, index) is not None
 
-    def _pending(self, key: str, index: int) -> Handle | None:
-        """The newest writable handle of a file whose buffer differs from what the dataset holds."""
+    def _pending(self, key: str, index: int, dirty: bool = True) -> Handle | None:
+        """The newest writable handle of a file (whose buffer differs from what the dataset holds)."""
         found = None
         for h in self.handles.values():
-            if h.writable and h.dirty and h.node.key == key and h.node.index == index:
+            if h.writable and (h.dirty or not dirty) and h.node.key == key and h.node.index == index:
                 found = h
         return found
 
@@ -397,7 +397,8 @@ class View:
         return len(data)
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> None:
-        """Set a file's length: an open handle's buffer, or else the file itself (committed at once)."""
+        """Set a file's length: the given handle's buffer, else that of the newest handle open for writing
+        on the file, else the file itself (committed at once)."""
         if fh is not None and fh in self.handles:
             h = self.handles[fh]
         else:
@@ -405,7 +406,7 @@ class View:
             if node.is_dir:
                 raise _error(errno.EISDIR, path)
             self._check_writable(node, path)
-            h = self._pending(node.key, node.index)
+            h = self._pending(node.key, node.index, dirty=False)
             if h is None:
                 temp = Handle(0, node, path, self.file_bytes(node.key, node.index), True, False)
                 self._resize(temp, length)

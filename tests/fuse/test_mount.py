@@ -329,3 +329,26 @@ def test_readers_see_whole_old_or_whole_new_files(mounter, tmp_path):
     assert not torn, torn[:5]
     assert all(r.returncode == 0 for r in readers), outs
     assert writes > 8
+
+
+def test_ftruncate_reaches_the_open_handle(mnt):
+    with open(f"{mnt}/0/label.txt", "r+b") as f:
+        f.write(b"one")
+        f.truncate()  # "onee\n" -> "one"
+    assert open(f"{mnt}/0/label.txt").read() == "one\n"
+
+
+def test_mount_fails_clearly_when_the_dataset_cannot_be_served(mounter, url, tmp_path):
+    from hubfs.fuse.mount import MountError
+
+    with pytest.raises(MountError, match="no dataset"):
+        mounter(str(tmp_path / "missing"))
+    writer = hubfs.Dataset(url, mode="r+")  # holds the writer lock
+    try:
+        with pytest.raises(MountError, match="open for writing"):
+            mounter(url, name="locked")
+        assert mounted(str(tmp_path / "locked")) is None
+        mnt = mounter(url, read_only=True, name="ro")  # readers need no lock
+        assert open(f"{mnt}/0/label.txt").read() == "zero\n"
+    finally:
+        writer.close()

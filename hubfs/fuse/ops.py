@@ -70,6 +70,8 @@ def _translated(method: Callable) -> Callable:
     def handler(self: "Operations", *args: Any) -> Any:
         try:
             return method(self, *args)
+        except mfusepy.FuseOSError:
+            raise  # a deliberate answer (ENOSYS), not an error
         except Exception as exc:
             code = errno_of(exc)
             level = logging.DEBUG if code == errno.ENOENT else logging.WARNING
@@ -168,6 +170,12 @@ class Operations(mfusepy.Operations):
 
     @_translated
     def open(self, path: str, fi: Any) -> int:
+        if self.view.read_only and (fi.flags & os.O_ACCMODE) == os.O_RDONLY:
+            # Nothing changes on a read-only mount, so files need no handles: ENOSYS tells the kernel to
+            # stop sending open and release for every file (and to keep pages across opens). A warm read
+            # then costs no up-call at all, a cold one a single read.
+            self.view.resolve(path)
+            raise mfusepy.FuseOSError(errno.ENOSYS)
         return self._opened(self.view.open(path, fi.flags), fi)
 
     @_translated
@@ -176,6 +184,8 @@ class Operations(mfusepy.Operations):
 
     @_translated
     def read(self, path: str, size: int, offset: int, fi: Any) -> bytes:
+        if fi.fh == 0:  # opened without a handle (see open)
+            return self.view.read_path(path, size, offset)
         return self.view.read(fi.fh, size, offset)
 
     @_translated
@@ -189,6 +199,8 @@ class Operations(mfusepy.Operations):
 
     @_translated
     def flush(self, path: str, fi: Any) -> int:
+        if fi.fh == 0:  # only read-only mounts open without handles: ENOSYS stops flush up-calls too
+            raise mfusepy.FuseOSError(errno.ENOSYS)
         self.view.flush(fi.fh)
         return 0
 

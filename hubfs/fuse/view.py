@@ -31,6 +31,7 @@ from hubfs.errors import CodecError, SampleError
 META_DIR = ".hubfs"
 BLOCK_SIZE = 1 << 20  # st_blksize: tools read and copy in 1 MiB blocks
 ENCODED_CACHE_BYTES = 32 << 20  # encoded .txt/.npy/.json/.wav files kept between stat and open
+RECENT_FILES = 8  # files read by path (no handle) kept whole, so a large file's 1 MiB reads decode it once
 DIR_MODE = stat.S_IFDIR | 0o755
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -150,6 +151,7 @@ class View:
         self._fhs = itertools.count(1)
         self._encoded: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._encoded_bytes = 0
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
         self.mtimes: dict[tuple[str, int], float] = {}  # samples changed through the view
         self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
 
@@ -384,6 +386,19 @@ class View:
     def read(self, fh: int, size: int, offset: int) -> bytes:
         return bytes(self.handle(fh).data[offset:offset + size])
 
+    def read_path(self, path: str, size: int, offset: int) -> bytes:
+        """A read without a handle (read-only mounts skip open): the file's current bytes."""
+        data = self._recent.get(path)
+        if data is None:
+            node = self.resolve(path)
+            if node.is_dir:
+                raise _error(errno.EISDIR, path)
+            data = self._meta_files()[node.key]() if node.kind == "meta_file" else self.file_bytes(node.key, node.index)
+            self._recent[path] = data
+            if len(self._recent) > RECENT_FILES:
+                self._recent.popitem(last=False)
+        return data[offset:offset + size]
+
     def write(self, fh: int, data: bytes, offset: int) -> int:
         h = self.handle(fh)
         if not h.writable:
@@ -442,6 +457,7 @@ class View:
 
     def _changed(self, key: str, index: int) -> None:
         self._forget(key, index)
+        self._recent.pop(self.path_of(key, index), None)
         self.mtimes[(key, index)] = self.clock()
         self.on_change(self.path_of(key, index))
 

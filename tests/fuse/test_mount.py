@@ -352,3 +352,23 @@ def test_mount_fails_clearly_when_the_dataset_cannot_be_served(mounter, url, tmp
         assert open(f"{mnt}/0/label.txt").read() == "zero\n"
     finally:
         writer.close()
+
+
+def test_read_only_mount_serves_large_files_whole(mounter, tmp_path):
+    """Read-only mounts open without handles (reads by path, pages kept): large files still read exactly."""
+    url = str(tmp_path / "large")
+    ds = hubfs.Dataset(url, mode="w", shape=(2,), schema={"image": hubfs.schema.Image((1100, 1100, 3), "uint8")})
+    rng = np.random.default_rng(2)
+    for i in range(2):
+        ds["image", i] = rng.integers(0, 256, (1100, 1100, 3), dtype=np.uint8)
+    stored = [ds.read_stored("image", i) for i in range(2)]
+    ds.close()
+    assert len(stored[0]) > 3 << 20
+    mnt = mounter(url, read_only=True)
+    for _ in range(2):  # cold, then from the page cache
+        for i in range(2):
+            assert open(f"{mnt}/{i}/image.png", "rb").read() == stored[i]
+            with open(f"{mnt}/{i}/image.png", "rb") as f:
+                f.seek(1 << 20)
+                assert f.read(1000) == stored[i][1 << 20:(1 << 20) + 1000]
+    assert json.load(open(f"{mnt}/.hubfs/info.json"))["read_only"] is True

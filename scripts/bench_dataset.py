@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 HUB_PYTHON = ROOT / ".bench" / "hub135" / "bin" / "python"
 MARK = "BENCH_RESULT "
-SYSTEMS = ("hubfs", "zarr", "hub")
+SYSTEMS = ("hubfs", "zarr", "hub", "hubfs-lz4")
 MiB = 1 << 20
 
 # Targets from issue 2.
@@ -77,13 +77,16 @@ def load_data(data_dir: str) -> tuple[np.ndarray, np.ndarray]:
 # only its own library.
 
 class HubfsAdapter:
+    compressor: str | None = None  # None: Image's default (PNG, one per sample)
+
     def __init__(self) -> None:  # import before any timing
         import hubfs
         import hubfs.schema
         self.lib = hubfs
 
     def create(self, path: str, n: int) -> None:
-        schema = {"image": self.lib.schema.Image((28, 28)), "label": self.lib.schema.ClassLabel(num_classes=10)}
+        kw = {} if self.compressor is None else {"compressor": self.compressor}
+        schema = {"image": self.lib.schema.Image((28, 28), **kw), "label": self.lib.schema.ClassLabel(num_classes=10)}
         self.ds = self.lib.Dataset(path, mode="w", shape=(n,), schema=schema)
 
     def write(self, i: int, image: np.ndarray, label: int) -> None:
@@ -120,6 +123,11 @@ class HubfsAdapter:
 
     def close(self) -> None:
         self.ds.close()
+
+
+class HubfsLz4Adapter(HubfsAdapter):
+    """For context: hubfs with Image((28, 28), compressor="lz4"), Hub 1.x's default (chunked layout)."""
+    compressor = "lz4"
 
 
 class HubAdapter(HubfsAdapter):
@@ -187,7 +195,7 @@ class ZarrAdapter:
         pass
 
 
-ADAPTERS = {"hubfs": HubfsAdapter, "zarr": ZarrAdapter, "hub": HubAdapter}
+ADAPTERS = {"hubfs": HubfsAdapter, "zarr": ZarrAdapter, "hub": HubAdapter, "hubfs-lz4": HubfsLz4Adapter}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -376,7 +384,7 @@ def build_report(results: dict, meta: dict) -> tuple[str, list[tuple[bool | None
         ("  with the default cache", ("scan_default", "rate"), "samples/s"),
         ("stored size", ("write", "stored_bytes"), "MiB"),
     ]
-    header = ["metric", "unit", "hubfs", "zarr", "hub 1.3.5", "hubfs/zarr", "hubfs/hub"]
+    header = ["metric", "unit", "hubfs", "zarr", "hub 1.3.5", "hubfs/zarr", "hubfs/hub", "hubfs lz4*"]
     table = [header]
     for label, path, unit in rows:
         vals = {}
@@ -385,8 +393,9 @@ def build_report(results: dict, meta: dict) -> tuple[str, list[tuple[bool | None
             if v is not None and unit == "MiB":
                 v = v / MiB
             vals[s] = v
-        table.append([label, unit] + [_fmt(vals[s]) if s in r else "n/a" for s in SYSTEMS]
-                     + [_ratio(vals["hubfs"], vals["zarr"]), _ratio(vals["hubfs"], vals["hub"])])
+        table.append([label, unit] + [_fmt(vals[s]) if s in r else "n/a" for s in SYSTEMS[:3]]
+                     + [_ratio(vals["hubfs"], vals["zarr"]), _ratio(vals["hubfs"], vals["hub"])]
+                     + [_fmt(vals["hubfs-lz4"]) if "hubfs-lz4" in r else "n/a"])
     widths = [max(len(row[c]) for row in table) for c in range(len(header))]
     lines = []
     for j, row in enumerate(table):
@@ -450,6 +459,9 @@ def build_report(results: dict, meta: dict) -> tuple[str, list[tuple[bool | None
         out.append(f"Hub's one-at-a-time write is timed on its first {_get(hub, 'write', 'timed_n')} samples "
                    f"(the rest written by slices, untimed).")
     out.append("zarr scans chunk by chunk (it has no cache); hubfs and Hub iterate samples with cache= set.")
+    if "hubfs-lz4" in r:
+        out.append("* hubfs lz4: the same data with Image((28, 28), compressor=\"lz4\") (Hub 1.x's default; chunked")
+        out.append("  layout) instead of the default PNG per sample; for context, not judged against the targets.")
     if meta.get("hub_note"):
         out.append(meta["hub_note"])
     out += ["", "Targets (issue 2):"]
@@ -471,7 +483,7 @@ def main() -> None:
     ap.add_argument("--hub-python", default=str(HUB_PYTHON), help="python of the Hub 1.3.5 venv")
     ap.add_argument("--hub-write-n", type=int, default=2000,
                     help="Hub writes ~30 samples/s: time its first N one-at-a-time writes (default 2000)")
-    ap.add_argument("--systems", default="hubfs,zarr,hub", help="comma-separated subset")
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
     # worker mode
     ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--phase", choices=tuple(PHASES), help=argparse.SUPPRESS)
@@ -505,7 +517,7 @@ def main() -> None:
         np.save(data / "images.npy", images)
         np.save(data / "labels.npy", labels)
     raw_bytes = n * (28 * 28 + 8)
-    python = {"hubfs": sys.executable, "zarr": sys.executable, "hub": args.hub_python}
+    python = {"hubfs": sys.executable, "zarr": sys.executable, "hub": args.hub_python, "hubfs-lz4": sys.executable}
 
     results: dict[str, dict] = {s: {} for s in systems}
     paths = {s: str(out / f"{s}-{n}") for s in systems}

@@ -243,7 +243,8 @@ class Operations(mfusepy.Operations):
     chmod = _refuse(errno.EPERM, "chmod")
     chown = _refuse(errno.EPERM, "chown")
     # No getxattr/listxattr/setxattr/access/opendir: left out, libfuse answers ENOSYS once and the kernel
-    # stops asking (implementing getxattr, even as ENODATA, doubles the up-calls of `ls -l`).
+    # stops asking (implementing getxattr, even as ENODATA, doubles the up-calls of `ls -l`). opendir must
+    # not answer ENOSYS: libfuse 3.14's readdir then dereferences a missing directory handle (segfault).
 
 
 class FUSE(mfusepy.FUSE):

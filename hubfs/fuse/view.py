@@ -26,6 +26,7 @@ import numpy as np
 
 from hubfs.codecs import jpeg, npy, png, text, wav
 from hubfs.codecs import json as json_codec
+from hubfs.dataset.schema import nest
 from hubfs.errors import CodecError, SampleError
 
 META_DIR = ".hubfs"
@@ -156,9 +157,9 @@ class View:
         self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
 
     # -- paths ---------------------------------------------------------------------------------------
-    def resolve(self, path: str, *, missing_ok: bool = False) -> Node:
-        """The node ``path`` names; ENOENT when it names nothing (or, unless ``missing_ok``, a file of
-        a tensor the sample has no value for)."""
+    def resolve(self, path: str) -> Node:
+        """The node ``path`` names; ENOENT when it names nothing, a file of a tensor the sample has no
+        value for included."""
         parts = [p for p in path.split("/") if p]
         if not parts:
             return Node("root")
@@ -179,14 +180,14 @@ class View:
                 prefix = key
                 continue
             if kind == "file" and depth == len(rest) - 1:
-                if missing_ok or self.exists(key, index):
+                if self.exists(key, index):
                     return Node("file", index, key)
             raise _error(errno.ENOENT, path)
         return Node("group", index, prefix) if prefix else Node("sample", index)
 
     def sample_index(self, name: str) -> int | None:
         """The index a root entry names: canonical decimal (no sign, no leading zeros) below the length."""
-        if not name.isdigit() or (len(name) > 1 and name[0] == "0"):
+        if not (name.isascii() and name.isdigit()) or (len(name) > 1 and name[0] == "0"):
             return None
         i = int(name)
         return i if i < len(self.ds) else None
@@ -212,13 +213,7 @@ class View:
         return {"schema.json": self._schema_json, "info.json": self._info_json}
 
     def _schema_json(self) -> bytes:
-        nested: dict = {}
-        for key in self.formats:
-            node = nested
-            *parents, leaf = key.split("/")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = self.ds.tensor_type(key).to_json()
+        nested = nest({key: fmt.type.to_json() for key, fmt in self.formats.items()})
         return (json.dumps(nested, indent=2) + "\n").encode()
 
     def _info_json(self) -> bytes:
@@ -479,8 +474,14 @@ class View:
     def release(self, fh: int) -> None:
         """The last close: forget the handle. Content that failed its commit at close is dropped here."""
         h = self.handles.pop(fh, None)
-        if h is not None and h.writable and h.dirty and not h.written:
-            self.commit(h)  # truncated by open and never written; an error here reaches only the log
+        if h is None or not h.writable:
+            return
+        try:
+            if h.dirty and not h.written:
+                self.commit(h)  # truncated by open and never written; an error here reaches only the log
+        finally:
+            if not self.ds.has_value(h.node.key, h.node.index):
+                self.on_change(h.path)  # a created file that never got a value is gone: drop cached entries
 
     # -- folders and removal -------------------------------------------------------------------------
     def mkdir(self, path: str) -> None:

@@ -32,7 +32,8 @@ from hubfs.errors import CodecError, SampleError
 META_DIR = ".hubfs"
 BLOCK_SIZE = 1 << 20  # st_blksize: tools read and copy in 1 MiB blocks
 ENCODED_CACHE_BYTES = 32 << 20  # encoded .txt/.npy/.json/.wav files kept between stat and open
-RECENT_FILES = 8  # files read by path (no handle) kept whole, so a large file's 1 MiB reads decode it once
+RECENT_FILES, RECENT_BYTES = 8, 64 << 20  # files read by path (no handle) kept whole, so a large file's
+                                          # 1 MiB reads fetch and encode it once
 DIR_MODE = stat.S_IFDIR | 0o755
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -390,7 +391,8 @@ class View:
                 raise _error(errno.EISDIR, path)
             data = self._meta_files()[node.key]() if node.kind == "meta_file" else self.file_bytes(node.key, node.index)
             self._recent[path] = data
-            if len(self._recent) > RECENT_FILES:
+            while len(self._recent) > 1 and (len(self._recent) > RECENT_FILES or
+                                             sum(map(len, self._recent.values())) > RECENT_BYTES):
                 self._recent.popitem(last=False)
         return data[offset:offset + size]
 

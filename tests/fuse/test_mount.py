@@ -372,3 +372,28 @@ def test_read_only_mount_serves_large_files_whole(mounter, tmp_path):
                 f.seek(1 << 20)
                 assert f.read(1000) == stored[i][1 << 20:(1 << 20) + 1000]
     assert json.load(open(f"{mnt}/.hubfs/info.json"))["read_only"] is True
+
+
+def test_foreground_mount_stops_on_hubfs_unmount(url, tmp_path, mounter):
+    mp = tmp_path / "fg"
+    mp.mkdir()
+    proc = subprocess.Popen([PYTHON, "-m", "hubfs", "mount", "--foreground", "--cache", "4M", url, str(mp)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 30
+        while mounted(str(mp)) is None and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert mounted(str(mp)) == "fuse.hubfs", proc.stdout.read() if proc.poll() is not None else ""
+        with open(f"{mp}/0/label.txt", "w") as f:
+            f.write("two")
+        hubfs_cli("unmount", str(mp))
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            subprocess.run(["fusermount3", "-uz", str(mp)], capture_output=True)
+    assert mounted(str(mp)) is None
+    ds = hubfs.Dataset(url, mode="r")
+    assert int(ds["label", 0].compute()) == 2
+    ds.close()

@@ -130,6 +130,8 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
     With ``foreground`` the current process serves until unmounted (or SIGINT/SIGTERM) and 0 is returned.
     """
     mp = canonical(mountpoint)
+    if "://" not in url and os.path.exists(url):
+        url = os.path.abspath(url)  # the server may outlive this folder as its working directory
     if is_stale(mp):
         clear_stale(mp)
     if not os.path.isdir(mp):

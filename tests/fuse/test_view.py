@@ -231,3 +231,37 @@ def test_errno_table():
     assert errno_of(StoreError("down")) == errno.EIO
     assert errno_of(OSError(errno.EPERM, "no")) == errno.EPERM
     assert errno_of(RuntimeError("bug")) == errno.EIO  # never mfusepy's silent EINVAL
+
+
+def test_formats_beyond_the_sample_dataset(tmp_path):
+    """Images not stored as PNG are encoded for the mount; float audio is .npy; masks are 1-bit PNGs."""
+    from hubfs.schema import Audio, Mask, Primitive
+    from hubfs.schema import Image as ImageType
+
+    ds = hubfs.Dataset(str(tmp_path / "f"), mode="w", shape=(1,), schema={
+        "raw": ImageType((8, 8, 1), "uint8", compressor="lz4"), "wave": Audio(dtype="float32"),
+        "mask": Mask((8, 8, 1)), "count": Primitive("int32")})
+    view = View(ds)
+    assert sorted(n for n, _, _ in view.listdir("/0"))[:2] == [".", ".."]
+    img = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    out = io.BytesIO()
+    Image.fromarray(img).save(out, format="PNG")
+    write_file(view, "/0/raw.png", out.getvalue(), create=True)
+    assert ds["raw", 0].compute()[:, :, 0].tolist() == img.tolist()
+    assert np.asarray(Image.open(io.BytesIO(view.file_bytes("raw", 0)))).tolist() == img.tolist()
+    npy = io.BytesIO()
+    np.save(npy, np.linspace(0, 1, 5, dtype=np.float32))
+    write_file(view, "/0/wave.npy", npy.getvalue(), create=True)
+    assert np.load(io.BytesIO(view.file_bytes("wave", 0))).dtype == np.float32
+    mask = np.zeros((8, 8), bool)
+    mask[2:4] = True
+    out = io.BytesIO()
+    Image.fromarray(mask).save(out, format="PNG")
+    write_file(view, "/0/mask.png", out.getvalue(), create=True)
+    assert ds["mask", 0].compute()[:, :, 0].tolist() == mask.tolist()
+    npy = io.BytesIO()
+    np.save(npy, np.array(42, np.int64))
+    write_file(view, "/0/count.npy", npy.getvalue(), create=True)
+    assert int(ds["count", 0].compute()) == 42
+    assert np.load(io.BytesIO(view.file_bytes("count", 0))).shape == ()
+    ds.close()

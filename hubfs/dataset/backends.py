@@ -366,4 +366,39 @@ def _azure_class():
     return _AZURE_CLASS
 
 
-__all__ = ["filesystem_for", "is_remote", "load_token"]
+# -- failures ----------------------------------------------------------------------------------------
+_REASONS = (  # (class names anywhere in the exception's MRO or chain, what to tell the user)
+    ({"ReadTimeoutError", "ConnectTimeoutError", "ServerTimeoutError", "ServiceResponseTimeoutError",
+      "ServiceRequestTimeoutError", "FSTimeoutError", "TimeoutError"}, "timed out"),
+    ({"EndpointConnectionError", "ClientConnectorError", "ServerDisconnectedError", "ClientOSError",
+      "ServiceRequestError", "ServiceResponseError", "ConnectionError", "ConnectionClosedError"},
+     "cannot reach the server"),
+    ({"ClientAuthenticationError", "PermissionError", "NoCredentialsError", "RefreshError",
+      "InvalidAccessKeyId", "SignatureDoesNotMatch"}, "permission denied (check the credentials)"),
+    ({"FileNotFoundError", "ResourceNotFoundError", "NoSuchBucket"}, "not found (does the bucket or container exist?)"),
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short, secret-free reason for a backend failure ("timed out", "cannot reach the server", ...),
+    from the exception's classes only (backend messages can echo credentials or signed urls)."""
+    seen = set()
+    chain = []
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    statuses = {v for e in chain for v in (getattr(e, a, None) for a in ("status_code", "status", "code"))
+                if isinstance(v, int)}  # HTTP statuses on azure-core, aiohttp and gcsfs errors
+    if statuses & {401, 403}:
+        names.add("PermissionError")
+    if 404 in statuses:
+        names.add("FileNotFoundError")
+    for wanted, reason in _REASONS:
+        if names & wanted:
+            return reason
+    return type(chain[0]).__name__ if chain else "unknown error"
+
+
+__all__ = ["filesystem_for", "is_remote", "load_token", "failure_reason"]

@@ -146,3 +146,18 @@ def test_a_server_that_accepts_and_never_answers_times_out(kind, monkeypatch):
         assert time.monotonic() - start < 20
     finally:
         silent.close()
+
+
+def test_failure_reasons_say_what_went_wrong_without_the_message(killable):
+    from hubfs.dataset.backends import failure_reason, filesystem_for
+
+    fs, root = filesystem_for(killable.url("hubfs-kill/r"), killable.token())
+    with pytest.raises(FileNotFoundError) as missing:
+        fs.cat_file(f"{root}/absent")
+    assert "not found" in failure_reason(missing.value)
+    killable.kill()
+    with pytest.raises(Exception) as down:
+        fs.cat_file(f"{root}/absent")
+    assert failure_reason(down.value) == "cannot reach the server"
+    assert failure_reason(TimeoutError()) == "timed out"
+    assert failure_reason(ValueError("SECRET")) == "ValueError"

@@ -63,6 +63,16 @@ def test_create_write_flush_reopen(store_url, opened):
     np.testing.assert_array_equal(ds["image", 3:6].compute(), np.stack([image(i) for i in range(3, 6)]))
 
 
+def test_iterating_in_order_reads_every_sample(store_url, opened):
+    url, token = store_url
+    make(opened, url, token, n=30).close()
+    ds = opened(url, token, mode="r", cache=1 << 14)  # a small cache: the scan goes to the store
+    seen = [(int(sample["label"].compute()), sample["image"].compute()) for sample in ds]
+    assert [label for label, _ in seen] == [i % 10 for i in range(30)]
+    for i, (_, img) in enumerate(seen):
+        np.testing.assert_array_equal(img, image(i))
+
+
 def test_flushed_samples_are_visible_to_a_second_reader(store_url, opened):
     url, token = store_url
     ds = make(opened, url, token)

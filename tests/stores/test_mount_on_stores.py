@@ -1,5 +1,5 @@
-"""Mounts of datasets on S3: read and write through the mount, EIO while the server is down, recovery
-when it is back, and the mount never stuck."""
+"""Mounts of datasets on object stores: read and write through the mount (S3 on both servers, GCS,
+Azure), EIO while the S3 server is down, recovery when it is back, and the mount never stuck."""
 from __future__ import annotations
 
 import errno
@@ -75,8 +75,23 @@ def png_of(path: str) -> np.ndarray:
         return np.asarray(PILImage.open(io.BytesIO(f.read())))
 
 
-def test_read_a_dataset_on_s3_through_the_mount(remote_store, mount_on):
-    url, token = remote_store
+@pytest.fixture(params=["s3-moto", "s3-rclone", "gcs", "azure"])
+def cloud_url(request, store_server):
+    """``(url, token)`` of a fresh dataset url on each kind of object store."""
+    import uuid
+
+    server = store_server(request.param)
+    url, token = server.url(f"hubfs-test/mnt-{uuid.uuid4().hex[:8]}"), server.token()
+    yield url, token
+    from hubfs.dataset.backends import filesystem_for
+
+    fs, root = filesystem_for(url, token)
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+
+
+def test_read_a_dataset_on_a_cloud_store_through_the_mount(cloud_url, mount_on):
+    url, token = cloud_url
     make_dataset(url, token)
     mnt = mount_on(url, token, read_only=True)
     assert sorted(p for p in os.listdir(mnt) if not p.startswith(".")) == [str(i) for i in range(N)]
@@ -89,8 +104,8 @@ def test_read_a_dataset_on_s3_through_the_mount(remote_store, mount_on):
     ds.close()
 
 
-def test_write_through_the_mount_lands_on_s3(remote_store, mount_on):
-    url, token = remote_store
+def test_write_through_the_mount_lands_on_the_store(cloud_url, mount_on):
+    url, token = cloud_url
     make_dataset(url, token)
     mnt = mount_on(url, token)
     with open(f"{mnt}/3/label.txt", "w") as f:
@@ -136,3 +151,10 @@ def test_the_mount_answers_eio_while_s3_is_down_and_recovers(mount_on, monkeypat
             np.testing.assert_array_equal(png_of(f"{mnt}/{i}/image.png"), image(i))
     finally:
         server.stop()
+
+
+def test_the_remote_store_fixture_mounts(remote_store, mount_on):
+    url, token = remote_store
+    make_dataset(url, token)
+    mnt = mount_on(url, token, read_only=True)
+    assert open(f"{mnt}/5/label.txt").read() == "eel\n"

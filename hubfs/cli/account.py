@@ -123,7 +123,13 @@ def token_from_secret(root: str, user: str, secret: str, endpoint: str | None) -
 def cmd_login(args: argparse.Namespace) -> int:
     config = namespace.load_config()
     root = namespace._normal_root(args.root) if args.root else namespace.root(config)
-    user = args.user or _prompt("user name", config.get("user") or getpass.getuser())
+    default_user = config.get("user") or getpass.getuser()
+    if args.user:
+        user = args.user
+    elif args.password == "-":  # standard input carries the secret: no prompt may read it first
+        user = default_user
+    else:
+        user = _prompt("user name", default_user)
     if not user:
         raise ConfigError("a user name is needed")
     if is_remote(root):

@@ -17,6 +17,12 @@ from hubfs.dataset.backends import filesystem_for
 SECRET = "Sup3r-S3cret/Value+42"
 
 
+@pytest.fixture(autouse=True)
+def _quick_failures(monkeypatch):
+    """Logins to closed ports check the root once, not with the default retries."""
+    monkeypatch.setenv("HUBFS_RETRIES", "1")
+
+
 def run(capsys, *argv, stdin: str | None = None, monkeypatch=None) -> tuple[int, str]:
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -51,6 +57,14 @@ def test_secret_from_standard_input_and_user_as_key_id(capsys, monkeypatch):
     creds = namespace.credentials("s3://b/p")
     assert creds["aws_access_key_id"] == "minioadmin" and creds["aws_secret_access_key"] == SECRET
     assert "warning" in out  # nothing listens on port 9: said, without the secret
+
+
+def test_secret_from_standard_input_without_a_user_takes_the_stored_one(capsys, monkeypatch):
+    namespace.save_config({"user": "erin"})
+    rc, out = run(capsys, "login", "-p", "-", "--root", "s3://b/q", "--endpoint", "http://127.0.0.1:9",
+                  stdin=f"ID:{SECRET}\n", monkeypatch=monkeypatch)
+    assert rc == 0 and namespace.user() == "erin"
+    assert namespace.credentials("s3://b/q")["aws_secret_access_key"] == SECRET
 
 
 def test_login_prompts_for_what_is_missing(capsys, monkeypatch, store_server):

@@ -223,6 +223,9 @@ def test_cli_mount_info_unmount(url, mounter, tmp_path):
     assert mounted(str(mp)) is None and os.listdir(mp) == []
     info = hubfs_cli("info", url).stdout
     assert "4 samples" in info and "meta/text.txt" in info
+    doc = json.loads(hubfs_cli("info", "--json", url).stdout)
+    assert doc["length"] == 4 and doc["tensors"]["photo"]["file"] == "photo.jpg"
+    assert doc["tensors"]["label"]["dtype"] == "int64"
     assert hubfs_cli("unmount", str(mp), check=False).returncode == 1  # nothing mounted
 
 
@@ -246,12 +249,13 @@ def test_kill_9_then_unmount_leaves_a_clean_mountpoint_and_fsynced_writes(mounte
     ds.close()
 
 
-def test_sigterm_flushes_and_unmounts(mounter, url):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_flush_and_unmount(mounter, url, sig):
     mnt = mounter(url)
     with open(f"{mnt}/3/label.txt", "w") as f:
         f.write("one")  # committed at close, durable only through the clean unmount
     pid = mounter.pid(mnt)
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, sig)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, open(log_of(mnt)).read()[-2000:]
     assert mounted(mnt) is None

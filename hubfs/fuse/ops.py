@@ -206,6 +206,8 @@ class Operations(mfusepy.Operations):
 
     @_translated
     def fsync(self, path: str, datasync: int, fi: Any) -> int:
+        if fi.fh == 0:  # a read-only mount's file: nothing to make durable; ENOSYS = success from now on
+            raise mfusepy.FuseOSError(errno.ENOSYS)
         self.view.fsync(fi.fh)
         return 0
 

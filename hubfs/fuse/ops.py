@@ -2,9 +2,10 @@
 
 Every handler has the same shape: call the view, and on error turn the exception into an errno through
 ``errno_of`` (mfusepy would turn anything else into EINVAL: we never rely on that). Tuning follows
-shared/FIELD-NOTES.md: libfuse 3, one thread, kernel page cache kept across opens, long attribute and entry
-timeouts (invalidated when the mount changes a sample), readdir returning attributes with real offsets, a
-1 MiB ``st_blksize`` and read-ahead, and no xattr handlers at all.
+shared/FIELD-NOTES.md: libfuse 3, one thread, long attribute and entry timeouts (invalidated when the mount
+changes a sample), readdir returning attributes with real offsets, a 1 MiB ``st_blksize`` and read-ahead, no
+xattr handlers at all; read-only mounts keep pages across opens and need no open/flush/release up-calls,
+writable ones give every open its own snapshot (direct I/O). See doc/SEMANTICS.md.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ class Operations(mfusepy.Operations):
         if config is not None:
             config.entry_timeout = config.attr_timeout = CACHE_TIMEOUT
             config.negative_timeout = 0.0  # a created file or appended sample must be found at once
-            config.kernel_cache = 1  # keep pages across opens; changed files are opened direct_io instead
+            config.kernel_cache = 1  # keep pages across opens (writable mounts open files direct_io: _opened)
             config.no_rofd_flush = 1  # read-only closes need no flush up-call
         if conn is not None:
             conn.max_readahead = READ_AHEAD

@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 import fsspec
 
-from hubfs.dataset.backends import filesystem_for, is_remote
+from hubfs.dataset.backends import failure_reason, filesystem_for, is_remote
 from hubfs.errors import StoreError
 
 _PUT_IF_ABSENT = threading.Lock()  # makes put_if_absent atomic within a process (memory://)
@@ -34,8 +34,9 @@ class Store:
         return f"{self.root}/{key}" if key else self.root
 
     def _fail(self, op: str, key: str, exc: BaseException) -> StoreError:
-        # Only the url and key: backend messages can echo credentials.
-        return StoreError(f"store {op} of {key!r} at {self.url} failed: {type(exc).__name__}")
+        # Only the url, the key and a reason from the exception's classes: backend messages can echo
+        # credentials or signed urls.
+        return StoreError(f"store {op} of {key!r} at {self.url} failed: {failure_reason(exc)}")
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:

@@ -433,8 +433,10 @@ class Dataset:
             self._store.delete_prefix("")
             _OPEN.discard(self)
 
-    def copy(self, dst: str, token: Any = None) -> "Dataset":
+    def copy(self, dst: str, token: Any = None, progress: bool = False) -> "Dataset":
         """Copy every stored object to ``dst`` (which must hold no dataset) and open the copy."""
+        from tqdm import tqdm
+
         self.flush()
         target, target_token = namespace.resolve(dst, token)
         out = open_store(target, target_token)
@@ -442,7 +444,8 @@ class Dataset:
             raise NotADatasetError(f"{target} is not empty; copy() writes only to an empty place")
         with self._lock:
             keys = [k for k in self._store.list("") if k != LOCK_KEY and k != layout.ZARR_JSON]
-            for key in keys + [layout.ZARR_JSON]:  # root last: the copy is a dataset only when complete
+            keys.append(layout.ZARR_JSON)  # root last: the copy is a dataset only when complete
+            for key in tqdm(keys, desc="copy", unit="object", disable=not progress):
                 data = self._store.get(key)
                 if data is not None:
                     out.put(key, data)

@@ -6,7 +6,6 @@ import errno
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tarfile
@@ -20,7 +19,7 @@ from PIL import Image
 import hubfs
 from hubfs.fuse.mount import _record_path, canonical, mounted
 
-from conftest import NAMES, PYTHON, hubfs_cli
+from fuse_helpers import PYTHON, hubfs_cli
 
 pytestmark = pytest.mark.fuse
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import sample_dataset
+from fuse_helpers import sample_dataset
 
 pytestmark = pytest.mark.fuse
 

@@ -27,9 +27,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
                        description="Mount the dataset at URL on the folder MOUNTPOINT: one folder per sample, "
                                    "one file per tensor (see doc/SEMANTICS.md). Returns once the mount is ready; "
                                    "a background process serves it until `hubfs unmount MOUNTPOINT`.")
-    p.add_argument("url", help="dataset url: a folder, memory://..., s3://..., or user/name")
+    p.add_argument("url", help="dataset url: a folder, s3://..., gcs://..., or user/name")
     p.add_argument("mountpoint", help="an existing folder")
-    p.add_argument("--read-only", action="store_true", help="refuse every write with EROFS")
+    p.add_argument("--read-only", action="store_true",
+                   help="refuse every write with EROFS; repeated reads come from the page cache (for training)")
     p.add_argument("--foreground", action="store_true", help="serve in this process until unmounted or ^C")
     p.add_argument("--cache", type=parse_size, metavar="SIZE", help="dataset cache size, e.g. 256M (default 64M)")
     p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")

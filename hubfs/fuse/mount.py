@@ -150,14 +150,17 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
     read_fd, write_fd = os.pipe()
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hubfs.fuse.mount", "--serve", json.dumps(options), "--ready-fd", str(write_fd),
-             mp],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, pass_fds=(write_fd,),
+            [sys.executable, "-m", "hubfs.fuse.mount", "--ready-fd", str(write_fd), mp],
+            stdin=subprocess.PIPE, stdout=log_file, stderr=log_file, pass_fds=(write_fd,),
             start_new_session=True)  # outlives the command that mounted it; a terminal's ^C does not reach it
     os.close(write_fd)
+    with proc.stdin:  # options (a token among them) go through a pipe, never the process list
+        proc.stdin.write(json.dumps(options).encode())
     status = _wait_ready(read_fd, proc)
     if status != READY:
-        proc.wait(timeout=10) if proc.poll() is None else None
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
         raise MountError(errno.EIO, f"mounting {url} on {mp} failed: {_tail(log_path) or status.decode(errors='replace')}")
     _write_record(mp, proc.pid, url=url, log=log_path, read_only=read_only)
     _tune_read_ahead(mp)
@@ -278,12 +281,14 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hubfs.fuse.mount", description="hubfs mount server (internal)")
-    parser.add_argument("--serve", required=True, help="mount options as JSON")
-    parser.add_argument("--ready-fd", type=int)
-    parser.add_argument("mountpoint", help="repeated so that the process list shows it")
+    parser = argparse.ArgumentParser(prog="python -m hubfs.fuse.mount",
+                                     description="hubfs mount server (internal): reads its options as JSON on stdin")
+    parser.add_argument("--ready-fd", type=int, help="where to write 'ready' once mounted")
+    parser.add_argument("mountpoint", help="also in the options; here so that the process list shows it")
     args = parser.parse_args(argv)
-    serve(json.loads(args.serve), args.ready_fd)
+    options = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    serve(options, args.ready_fd)
     return 0
 
 

@@ -16,13 +16,13 @@ PYTHON = sys.executable
 NAMES = ["zero", "one", "two"]
 
 
-def sample_dataset(url: str, n: int = 4) -> None:
+def sample_dataset(url: str, n: int = 4, token=None) -> None:
     """n samples: images (PNG) 0..n-1, labels, text/box/polygon on some, audio on sample 1, photo (JPEG) on 0."""
     schema = {"image": Image((28, 28, 1), "uint8"), "label": ClassLabel(names=NAMES),
               "meta": {"text": Text(max_shape=(64,)), "box": BBox(), "outline": Polygon()},
               "audio": Audio(sample_rate=8000, dtype="int16"), "emb": Tensor((3,), "float32"),
               "photo": Image((16, 16, 3), "uint8", compressor="jpeg")}
-    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema=schema)
+    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema=schema, token=token)
     for i in range(n):
         ds["image", i] = np.full((28, 28, 1), 10 * i, np.uint8)
         ds["label", i] = i % 3

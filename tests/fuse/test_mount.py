@@ -19,7 +19,7 @@ from PIL import Image
 import hubfs
 from hubfs.fuse.mount import _record_path, canonical, mounted
 
-from fuse_helpers import PYTHON, hubfs_cli
+from fuse_helpers import PYTHON, hubfs_cli, sample_dataset
 
 pytestmark = pytest.mark.fuse
 
@@ -401,4 +401,22 @@ def test_foreground_mount_stops_on_hubfs_unmount(url, tmp_path, mounter):
     assert mounted(str(mp)) is None
     ds = hubfs.Dataset(url, mode="r")
     assert int(ds["label", 0].compute()) == 2
+    ds.close()
+
+
+@pytest.mark.cloud
+def test_mount_a_dataset_on_s3(mounter, remote_store, tmp_path):
+    """The server process opens the store itself (fresh process, its own clients), token passed privately."""
+    url, token = remote_store
+    sample_dataset(url, token=token)
+    mnt = mounter(url, token=token)
+    assert open(f"{mnt}/2/label.txt").read() == "two\n"
+    with open(f"{mnt}/1/label.txt", "w") as f:
+        f.write("zero")
+        f.flush()
+        os.fsync(f.fileno())
+    pid = mounter.pid(mnt)
+    assert json.dumps(token) not in open(f"/proc/{pid}/cmdline").read() if token else True
+    ds = hubfs.Dataset(url, mode="r", token=token)
+    assert int(ds["label", 1].compute()) == 0
     ds.close()

@@ -67,7 +67,13 @@ class LockedError(HubfsError, BlockingIOError):
 
 
 class StoreError(HubfsError, OSError):
-    """The storage backend failed (unreachable, timed out, permission denied, ...)."""
+    """The storage backend failed (unreachable, timed out, permission denied, ...).
+
+    ``denied`` is True when the store refused the operation (credentials, permissions, a read-only
+    file system) rather than failing to answer.
+    """
+
+    denied = False
 
 
 class ConfigError(HubfsError, ValueError):

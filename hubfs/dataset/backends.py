@@ -367,6 +367,7 @@ def _azure_class():
 
 
 # -- failures ----------------------------------------------------------------------------------------
+PERMISSION_DENIED = "permission denied (check the credentials)"
 _REASONS = (  # (class names anywhere in the exception's MRO or chain, what to tell the user)
     ({"ReadTimeoutError", "ConnectTimeoutError", "ServerTimeoutError", "ServiceResponseTimeoutError",
       "ServiceRequestTimeoutError", "FSTimeoutError", "TimeoutError"}, "timed out"),
@@ -374,7 +375,7 @@ _REASONS = (  # (class names anywhere in the exception's MRO or chain, what to t
       "ServiceRequestError", "ServiceResponseError", "ConnectionError", "ConnectionClosedError"},
      "cannot reach the server"),
     ({"ClientAuthenticationError", "PermissionError", "NoCredentialsError", "RefreshError",
-      "InvalidAccessKeyId", "SignatureDoesNotMatch"}, "permission denied (check the credentials)"),
+      "InvalidAccessKeyId", "SignatureDoesNotMatch"}, PERMISSION_DENIED),
     ({"FileNotFoundError", "ResourceNotFoundError", "NoSuchBucket"}, "not found (does the bucket or container exist?)"),
 )
 

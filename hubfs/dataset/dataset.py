@@ -101,17 +101,18 @@ class Dataset:
         return all(k == LOCK_KEY for k in self._store.list(""))
 
     def _try_lock(self) -> bool:
+        """Take the writer lock; False when the store refuses writes (then the dataset opens read-only)."""
         try:
             self._writer.acquire()
-        except (StoreError, PermissionError):
-            return False
+        except StoreError as exc:
+            if exc.denied:
+                return False
+            raise
         return True
 
     def _take_lock(self) -> None:
-        try:
-            self._writer.acquire()
-        except (StoreError, PermissionError) as exc:
-            raise ReadOnlyError(f"{self.url} cannot be written: {exc}") from exc
+        if not self._try_lock():
+            raise ReadOnlyError(f"{self.url} cannot be written: the store refuses writes")
 
     def _wipe(self) -> None:
         for key in self._store.list(""):

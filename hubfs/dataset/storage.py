@@ -7,6 +7,7 @@ and ``os.pread`` for ranged reads, and temp-file + rename for atomic writes.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -14,7 +15,7 @@ import uuid
 from collections import OrderedDict
 import fsspec
 
-from hubfs.dataset.backends import failure_reason, filesystem_for, is_remote
+from hubfs.dataset.backends import PERMISSION_DENIED, failure_reason, filesystem_for, is_remote
 from hubfs.errors import StoreError
 
 _PUT_IF_ABSENT = threading.Lock()  # makes put_if_absent atomic within a process (memory://)
@@ -36,7 +37,11 @@ class Store:
     def _fail(self, op: str, key: str, exc: BaseException) -> StoreError:
         # Only the url, the key and a reason from the exception's classes: backend messages can echo
         # credentials or signed urls.
-        return StoreError(f"store {op} of {key!r} at {self.url} failed: {failure_reason(exc)}")
+        reason = failure_reason(exc)
+        error = StoreError(f"store {op} of {key!r} at {self.url} failed: {reason}")
+        # Denied (not down, not missing): the one failure that makes a dataset read-only rather than broken.
+        error.denied = reason == PERMISSION_DENIED or getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS)
+        return error
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:

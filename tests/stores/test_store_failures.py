@@ -10,8 +10,8 @@ import pytest
 
 import hubfs
 from hubfs.dataset.storage import open_store
-from hubfs.errors import StoreError
-from hubfs.schema import ClassLabel, Image
+from hubfs.errors import ReadOnlyError, StoreError
+from hubfs.schema import ClassLabel, Image, Tensor
 
 import servers
 
@@ -161,3 +161,14 @@ def test_failure_reasons_say_what_went_wrong_without_the_message(killable):
     assert failure_reason(down.value) == "cannot reach the server"
     assert failure_reason(TimeoutError()) == "timed out"
     assert failure_reason(ValueError("SECRET")) == "ValueError"
+
+
+def test_a_missing_bucket_is_a_store_error_not_read_only(remote_store):
+    """Only a store that refuses writes makes a dataset read-only; a missing bucket is a store failure."""
+    url, token = remote_store
+    bucket_and_path = url.split("://", 1)[1]
+    missing = "s3://no-such-bucket-" + bucket_and_path.split("/", 1)[0][-8:] + "/ds"
+    with pytest.raises(StoreError) as err:
+        hubfs.Dataset(missing, shape=(1,), schema={"x": Tensor((2,), "int32")}, token=token)
+    assert not isinstance(err.value, ReadOnlyError)
+    assert "not found" in str(err.value)

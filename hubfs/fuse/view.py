@@ -351,7 +351,7 @@ class View:
         return handle
 
     def create(self, path: str, flags: int = os.O_WRONLY) -> Handle:
-        """Open a new file of a tensor the sample has no value for (or truncate the existing one)."""
+        """Open a new file of a tensor the sample has no value for; an existing one opens as open() would."""
         parent, _, name = path.rstrip("/").rpartition("/")
         directory = self.resolve(parent or "/")  # ENOENT when the folder does not exist
         if directory.kind not in ("sample", "group"):
@@ -362,6 +362,10 @@ class View:
                                       f"{sorted(n for n, (k, _) in self.tree[directory.key].items() if k == 'file')}")
         node = Node("file", directory.index, key)
         self._check_writable(node, path)
+        if self.ds.has_value(key, directory.index):  # the kernel sends create when it has no entry cached
+            if flags & os.O_EXCL:
+                raise _error(errno.EEXIST, path)
+            return self.open(path, flags if flags & os.O_ACCMODE else flags | os.O_WRONLY)
         handle = Handle(next(self._fhs), node, path, b"", True, bool(flags & os.O_APPEND))
         handle.dirty = True
         self.handles[handle.fh] = handle

@@ -420,3 +420,11 @@ def test_mount_a_dataset_on_s3(mounter, remote_store, tmp_path):
     ds = hubfs.Dataset(url, mode="r", token=token)
     assert int(ds["label", 1].compute()) == 0
     ds.close()
+
+
+def test_append_mode_appends(mnt):
+    with open(f"{mnt}/0/meta/text.txt", "a", encoding="utf-8") as f:
+        f.write(" again")
+    assert open(f"{mnt}/0/meta/text.txt", encoding="utf-8").read() == "héllo wörld again"
+    assert run("sh", "-c", f"printf '!' >> {mnt}/0/meta/text.txt").returncode == 0
+    assert open(f"{mnt}/0/meta/text.txt", encoding="utf-8").read() == "héllo wörld again!"

@@ -265,3 +265,13 @@ def test_formats_beyond_the_sample_dataset(tmp_path):
     assert int(ds["count", 0].compute()) == 42
     assert np.load(io.BytesIO(view.file_bytes("count", 0))).shape == ()
     ds.close()
+
+
+def test_create_of_an_existing_file_opens_it(view, ds):
+    h = view.create("/0/meta/text.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    view.write(h.fh, b"!", 0)
+    view.flush(h.fh)
+    view.release(h.fh)
+    assert ds["meta/text", 0].compute() == "héllo wörld!"
+    with pytest.raises(FileExistsError):
+        view.create("/0/meta/text.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL)

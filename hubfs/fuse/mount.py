@@ -267,8 +267,11 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
             os.close(ready_fd)
 
     view = View(ds)
+    # No default_permissions: the kernel would check every open with a getattr, and a name it still holds
+    # for a file that lost its value (a failed create) could then not be opened to write it again. Only the
+    # mounting user reaches the mount anyway; read-only is enforced by `ro` and the view (EROFS).
     fuse_options = {"fsname": f"hubfs:{ds.url}"[:200].replace(",", "_"), "subtype": "hubfs",
-                    "default_permissions": True, "ro": view.read_only}
+                    "ro": view.read_only}
     try:
         FUSE(Operations(view, on_ready=ready), options["mountpoint"], raw_fi=True, foreground=True,
              nothreads=True, **fuse_options)

@@ -331,10 +331,15 @@ class View:
 
     # -- open files ----------------------------------------------------------------------------------
     def open(self, path: str, flags: int) -> Handle:
-        node = self.resolve(path)
+        writable = (flags & os.O_ACCMODE) != os.O_RDONLY
+        try:
+            node = self.resolve(path)
+        except FileNotFoundError:
+            if writable:  # the kernel still holds an entry for a file that lost its value (a failed create)
+                return self.create(path, flags)  # and strips O_CREAT: opening it to write creates it again
+            raise
         if node.is_dir:
             raise _error(errno.EISDIR, path)
-        writable = (flags & os.O_ACCMODE) != os.O_RDONLY
         if writable:
             self._check_writable(node, path)
         if node.kind == "meta_file":
@@ -487,7 +492,7 @@ class View:
                 self.commit(h)  # truncated by open and never written; an error here reaches only the log
         finally:
             if not self.ds.has_value(h.node.key, h.node.index):
-                self.on_change(h.path)  # a created file that never got a value is gone: drop cached entries
+                self.on_change(h.path)  # a created file that never got a value is gone
 
     # -- folders and removal -------------------------------------------------------------------------
     def mkdir(self, path: str) -> None:

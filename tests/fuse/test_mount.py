@@ -428,3 +428,24 @@ def test_append_mode_appends(mnt):
     assert open(f"{mnt}/0/meta/text.txt", encoding="utf-8").read() == "héllo wörld again"
     assert run("sh", "-c", f"printf '!' >> {mnt}/0/meta/text.txt").returncode == 0
     assert open(f"{mnt}/0/meta/text.txt", encoding="utf-8").read() == "héllo wörld again!"
+
+
+def test_listings_and_stats_follow_changes(mnt):
+    """Names and attributes are cached for minutes; every change made through the mount shows at once."""
+    assert sorted(os.listdir(f"{mnt}/3/meta")) == [] and sorted(os.listdir(mnt))[-1] == "3"
+    size = os.stat(f"{mnt}/3/label.txt").st_size
+    with open(f"{mnt}/3/label.txt", "w") as f:
+        f.write("2")  # shown as "two\n": the size the kernel saw written is not the file's
+    assert os.stat(f"{mnt}/3/label.txt").st_size == 4 != size
+    f = open(f"{mnt}/3/meta/box.json", "w")
+    f.write("[1, 2]")  # wrong shape: the created file never gets a value
+    expect_errno(errno.EINVAL, f.close)
+    assert os.listdir(f"{mnt}/3/meta") == []
+    expect_errno(errno.ENOENT, os.stat, f"{mnt}/3/meta/box.json")
+    with open(f"{mnt}/3/meta/box.json", "w") as f:
+        f.write("[1, 2, 3, 4]")
+    assert os.listdir(f"{mnt}/3/meta") == ["box.json"]
+    os.mkdir(f"{mnt}/4")
+    assert "4" in os.listdir(mnt)
+    os.unlink(f"{mnt}/3/meta/box.json")
+    assert os.listdir(f"{mnt}/3/meta") == []

@@ -164,30 +164,32 @@ class SampleArray:
         off, n = int(idx[o, 0]), int(idx[o, 1])
         if off == layout.EMPTY:
             return None
-        whole = self.cache.get(("b", self.path, s))
         sequential = i == self._last_read + 1 and o > 0
         self._last_read = i
-        if whole is None and sequential:
-            # A scan in order: fetch the rest of the shard in one read (read-ahead) instead of many.
-            whole = self._fetch_span(s, idx, o)
-        if whole is not None:
-            base, buf = whole
-            if off >= base and off + n <= base + len(buf):
-                return layout.vlen_payload(memoryview(buf)[off - base:off - base + n])
+        for attempt in (0, 1):
+            window = self.cache.get(("b", self.path, s))
+            if window is not None:
+                base, buf = window
+                if off >= base and off + n <= base + len(buf):
+                    return layout.vlen_payload(memoryview(buf)[off - base:off - base + n])
+            if attempt or not sequential:
+                break
+            # A scan in order: read the next window of the shard at once (read-ahead) instead of each sample.
+            self._fetch_window(s, idx, off, n)
         return layout.vlen_payload(self.store.get_range(self._key(s), off, off + n))
 
-    def _fetch_span(self, s: int, idx: np.ndarray, first: int) -> tuple[int, bytes] | None:
-        present = idx[first:, 0] != layout.EMPTY
-        if not present.any():
-            return None
-        offs = idx[first:][present]
-        lo = int(offs[:, 0].min())
-        hi = int((offs[:, 0] + offs[:, 1]).max())
-        buf = self.store.get_range(self._key(s), lo, hi)
-        self.cache.put(("b", self.path, s), (lo, buf), len(buf) + 100)
+    def _window_bytes(self) -> int:
+        """Read-ahead window: a fraction of the cache, so a window never pushes out the one before."""
+        return int(min(8 << 20, max(64 << 10, self.cache.capacity // 8)))
+
+    def _fetch_window(self, s: int, idx: np.ndarray, off: int, n: int) -> None:
+        present = idx[:, 0] != layout.EMPTY
+        end = int((idx[present, 0] + idx[present, 1]).max())
+        hi = min(end, max(off + n, off + self._window_bytes()))
+        buf = self.store.get_range(self._key(s), off, hi)
+        self.cache.put(("b", self.path, s), (off, buf), len(buf) + 100)
         if self._read_ahead and s + 1 not in self._prefetching and self.cache.get(("i", self.path, s + 1)) is None:
             self._prefetching[s + 1] = _PREFETCH.submit(self.store.get, self._key(s + 1))
-        return lo, buf
 
     def _take_prefetched(self, s: int) -> np.ndarray | None:
         """Use a shard fetched in the background: cache its index and bytes (None if it failed)."""
@@ -199,7 +201,8 @@ class SampleArray:
             return None
         idx = layout.decode_shard_index(data[-self._index_nbytes:], self.shard_len)
         self.cache.put(("i", self.path, s), idx, idx.nbytes + 100)
-        self.cache.put(("b", self.path, s), (0, data), len(data) + 100)
+        if len(data) <= 4 * self._window_bytes():
+            self.cache.put(("b", self.path, s), (0, data), len(data) + 100)
         return idx
 
     def get_range(self, start: int, stop: int) -> list[bytes | None]:

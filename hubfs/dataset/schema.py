@@ -18,7 +18,7 @@ Shape = tuple  # of int | None
 
 _DEFAULT = object()  # "argument not given", so each type picks its own default compressor
 TEXT_DTYPE = "str"
-CHUNK_TARGET_BYTES = 1 << 20  # decoded size of one chunk (chunked layout)
+CHUNK_TARGET_BYTES = 256 << 10  # decoded size of one chunk (chunked layout): several fit a small cache
 SHARD_TARGET_BYTES = 8 << 20  # estimated stored size of one shard (sample layout)
 MAX_SAMPLES_PER_SHARD = 4096
 
@@ -139,7 +139,7 @@ class Tensor:
             index_limit = max(1, min(index_limit, cache_bytes // 64 // 16))
         if self.layout == "chunked":
             n = chunk_target // self.sample_nbytes_estimate()
-            return _floor_pow2(min(65536, max(1, n)))
+            return _floor_pow2(min(16384, max(1, n)))
         ratio = 3 if self.compressor in IMAGE_CODECS else 1
         n = SHARD_TARGET_BYTES * ratio // self.sample_nbytes_estimate()
         return _floor_pow2(min(index_limit, max(1, n)))

@@ -25,6 +25,7 @@ from typing import Any
 from hubfs.errors import HubfsError, LockedError, ReadOnlyError
 
 READY = b"ready\n"
+FLUSH_FAILED = "flush at unmount failed"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 120.0
 
@@ -208,6 +209,9 @@ def unmount(mountpoint: str, timeout: float = STOP_TIMEOUT) -> None:
     mp = canonical(mountpoint)
     record = _read_record(mp) or {}
     pid = record.get("pid")
+    log_path, log_start = record.get("log"), 0
+    if log_path and os.path.exists(log_path):
+        log_start = os.path.getsize(log_path)
     if _is_server(record):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -225,6 +229,24 @@ def unmount(mountpoint: str, timeout: float = STOP_TIMEOUT) -> None:
     if mounted(mp) is not None:
         clear_stale(mp)
     _forget(mp)
+    failure = _flush_failure(log_path, log_start)
+    if failure:
+        raise MountError(errno.EIO, f"unmounted {mp}, but the dataset could not be flushed: {failure}")
+
+
+def _flush_failure(log_path: str | None, start: int) -> str | None:
+    """What the server logged about a failed final flush since ``start``, if anything."""
+    if not log_path:
+        return None
+    try:
+        with open(log_path, errors="replace") as f:
+            f.seek(start)
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    if not any(FLUSH_FAILED in line or line.startswith("Traceback") for line in lines):
+        return None
+    return " | ".join(line.strip() for line in lines[-3:])
 
 
 def _forget(mp: str) -> None:

@@ -143,7 +143,7 @@ class Operations(mfusepy.Operations):
         try:
             self.view.sync()
         except Exception as exc:  # destroy cannot fail; say why writes may be missing
-            log.error("flush at unmount failed: %s", exc)
+            log.error("flush at unmount failed: %s", exc)  # hubfs unmount reports this line
 
     # -- metadata -----------------------------------------------------------------------------------
     @_translated

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from hubfs.errors import HubfsError, LockedError, ReadOnlyError
+from hubfs.errors import HubfsError, ReadOnlyError
 
 READY = b"ready\n"
 FLUSH_FAILED = "flush at unmount failed"
@@ -267,9 +267,7 @@ def open_dataset(url: str, read_only: bool, cache: int | None, token: Any) -> An
     if read_only:
         return Dataset(url, mode="r", **kwargs)
     try:
-        return Dataset(url, mode="r+", **kwargs)
-    except LockedError:
-        raise
+        return Dataset(url, mode="r+", **kwargs)  # another writer: LockedError, the mount fails saying who
     except ReadOnlyError as exc:
         print(f"hubfs: {exc}; serving it read-only", file=sys.stderr)
         return Dataset(url, mode="r", **kwargs)

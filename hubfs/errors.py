@@ -78,3 +78,7 @@ class StoreError(HubfsError, OSError):
 
 class ConfigError(HubfsError, ValueError):
     """A bad url, token or configuration value."""
+
+
+class MountError(HubfsError, OSError):
+    """A mount could not be made or taken down."""

@@ -22,16 +22,12 @@ import sys
 import time
 from typing import Any
 
-from hubfs.errors import HubfsError, ReadOnlyError
+from hubfs.errors import MountError, ReadOnlyError
 
 READY = b"ready\n"
 FLUSH_FAILED = "flush at unmount failed"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 120.0
-
-
-class MountError(HubfsError, OSError):
-    """A mount could not be made or taken down."""
 
 
 # -- where mounts are recorded -----------------------------------------------------------------------

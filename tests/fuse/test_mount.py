@@ -344,7 +344,7 @@ def test_ftruncate_reaches_the_open_handle(mnt):
 
 
 def test_mount_fails_clearly_when_the_dataset_cannot_be_served(mounter, url, tmp_path):
-    from hubfs.fuse.mount import MountError
+    from hubfs.errors import MountError
 
     with pytest.raises(MountError, match="no dataset"):
         mounter(str(tmp_path / "missing"))

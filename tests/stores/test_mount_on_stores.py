@@ -6,8 +6,6 @@ import errno
 import io
 import os
 import shutil
-import signal
-import subprocess
 import time
 
 import numpy as np
@@ -19,6 +17,7 @@ from hubfs.schema import ClassLabel, Image, Text
 
 import servers
 from servers import unavailable
+from mounts import Mounter
 
 pytestmark = [pytest.mark.fuse, pytest.mark.cloud]
 NAMES = ["cat", "dog", "eel"]
@@ -46,28 +45,13 @@ def mount_on(tmp_path, monkeypatch):
     if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
         unavailable("FUSE is not available here (/dev/fuse, fusermount3)")
     monkeypatch.setenv("HUBFS_STATE_DIR", str(tmp_path / "state"))
-    from hubfs.fuse.mount import mount, mounted, unmount
-
-    made: list[tuple[str, int]] = []
+    mounter = Mounter(tmp_path)
 
     def _mount(url: str, token, read_only: bool = False) -> str:
-        mp = tmp_path / f"mnt{len(made)}"
-        mp.mkdir()
-        pid = mount(url, str(mp), read_only=read_only, token=token)
-        made.append((str(mp), pid))
-        return str(mp)
+        return mounter(url, read_only=read_only, name=f"mnt{len(mounter.mounts)}", token=token)
 
     yield _mount
-    for mp, pid in reversed(made):
-        if mounted(mp) is not None:
-            try:
-                unmount(mp, timeout=30)
-            except Exception:
-                subprocess.run(["fusermount3", "-uz", mp], capture_output=True)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    mounter.close()
 
 
 def png_of(path: str) -> np.ndarray:

@@ -163,6 +163,12 @@ def _redact_url(url: str) -> str:
     return url
 
 
+def _no_listings_cache(kwargs: dict) -> dict:
+    """Another process (a mount, the writer) replaces objects: sizes from a cached listing would be stale
+    and pair an old size with new bytes, so remote stores always ask the server (unless told otherwise)."""
+    return {"use_listings_cache": False, **kwargs}
+
+
 # -- S3 ----------------------------------------------------------------------------------------------
 def _s3(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
     import s3fs  # noqa: F401  (an ImportError here says which extra to install)
@@ -197,7 +203,7 @@ def _make_s3(kwargs: dict, attempts: int) -> fsspec.AbstractFileSystem:
     import s3fs
 
     # skip_instance_cache: ours is the cache, keyed per process; fsspec's would share across kwargs copies
-    fs = s3fs.S3FileSystem(skip_instance_cache=True, **kwargs)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **_no_listings_cache(kwargs))
     fs.retries = attempts  # s3fs's own retry loop around botocore's (5 by default)
     return fs
 
@@ -250,7 +256,7 @@ def _make_gcs(kwargs: dict, lim: tuple[float, float, int]) -> fsspec.AbstractFil
     kwargs = dict(kwargs)
     kwargs.setdefault("requests_timeout", aiohttp.ClientTimeout(
         total=None, connect=connect, sock_connect=connect, sock_read=read))
-    return _gcs_class(attempts)(skip_instance_cache=True, **kwargs)
+    return _gcs_class(attempts)(skip_instance_cache=True, **_no_listings_cache(kwargs))
 
 
 # -- Azure -------------------------------------------------------------------------------------------
@@ -294,7 +300,7 @@ def _azure(url: str, options: dict) -> tuple[fsspec.AbstractFileSystem, str]:
         else:
             raise ConfigError(f"Azure url {_redact_url(url)!r} needs an account: give token={{'account_name': ..., "
                               f"'account_key' | 'sas_token': ...}} or a connection_string")
-    fs = _cached(("azure", _freeze(kwargs)), lambda: _azure_class()(skip_instance_cache=True, **kwargs))
+    fs = _cached(("azure", _freeze(kwargs)), lambda: _azure_class()(skip_instance_cache=True, **_no_listings_cache(kwargs)))
     return fs, root
 
 

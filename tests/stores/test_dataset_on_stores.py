@@ -216,3 +216,34 @@ def test_zarr_python_reads_what_the_engine_wrote(store_url, opened):
     assert {"image", "label"} <= set(dict(group.members(max_depth=0)))
     assert json.dumps(attrs)  # plain JSON
     assert group["label/data"][0:5].tolist() == [0, 1, 2, 3, 4]  # zarr reads the engine's chunks
+
+
+REWRITE_IN_ANOTHER_PROCESS = """
+import json, sys
+import numpy as np
+import hubfs
+url, token = json.loads(sys.argv[1])
+with hubfs.Dataset(url, mode="r+", token=token) as ds:
+    ds["image", 0] = np.full((40, 30), 201, "uint8")   # another size: the shard changes length
+"""
+
+
+def test_a_reader_sees_what_another_process_wrote(store_url):
+    """Nothing this process cached about the store (listings, sizes) hides another process's writes."""
+    import subprocess
+    import sys
+
+    url, token = store_url
+    if url.startswith("memory://"):
+        pytest.skip("memory:// lives in one process")
+    with hubfs.Dataset(url, shape=(3,), schema={"image": Image((None, None), max_shape=(64, 64))}, token=token) as ds:
+        for i in range(3):
+            ds["image", i] = np.full((10, 10), 80 + i, "uint8")
+    with hubfs.Dataset(url, mode="r", token=token) as ds:  # this process has now listed and read the store
+        assert ds["image", 0].compute()[0, 0] == 80
+    out = subprocess.run([sys.executable, "-c", REWRITE_IN_ANOTHER_PROCESS, json.dumps([url, token])],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    with hubfs.Dataset(url, mode="r", token=token) as ds:
+        np.testing.assert_array_equal(ds["image", 0].compute(), np.full((40, 30), 201))
+        np.testing.assert_array_equal(ds["image", 2].compute(), np.full((10, 10), 82))

@@ -41,7 +41,7 @@ def main() -> int:
     mnt = tempfile.mkdtemp(prefix="hubfs-demo-")
     run(f"{hubfs_cmd} mount {URL} {mnt}")
     try:
-        run(f"ls {mnt} | head -5")
+        run(f"ls -v {mnt} | head -5")
         run(f"ls -l {mnt}/5")
         run(f"cat {mnt}/5/label.txt")
         print(f"$ python: PIL.Image.open('{mnt}/5/image.png')", flush=True)

@@ -36,12 +36,18 @@ def encode(array: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def decode(data: bytes) -> np.ndarray:
+def open_image(data: bytes, fmt: str) -> "Image.Image":
+    """Pillow's decoded image of ``data`` in format ``fmt`` ("JPEG", "PNG"); CodecError when it is not one."""
     try:
-        img = Image.open(io.BytesIO(data), formats=["JPEG"])
+        img = Image.open(io.BytesIO(data), formats=[fmt])
         img.load()
     except Exception as exc:
-        raise CodecError(f"not a valid JPEG: {exc}") from exc
+        raise CodecError(f"not a valid {fmt}: {exc}") from exc
+    return img
+
+
+def decode(data: bytes) -> np.ndarray:
+    img = open_image(data, "JPEG")
     if img.mode not in ("L", "RGB"):
         img = img.convert("RGB")
     return np.asarray(img)

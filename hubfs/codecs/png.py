@@ -7,7 +7,6 @@ else (palettes, interlacing, per-row Paeth filters, ...) are decoded by Pillow.
 """
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 
@@ -150,13 +149,9 @@ def _decode_simple(data: bytes) -> np.ndarray | None:
 
 
 def _decode_pillow(data: bytes) -> np.ndarray:
-    from PIL import Image
+    from hubfs.codecs.jpeg import open_image  # Pillow's loader lives with the Pillow-based codec
 
-    try:
-        img = Image.open(io.BytesIO(data), formats=["PNG"])
-        img.load()
-    except Exception as exc:
-        raise CodecError(f"not a valid PNG: {exc}") from exc
+    img = open_image(data, "PNG")
     if img.mode == "1":
         return np.asarray(img, dtype=bool)
     if img.mode in ("I;16", "I;16B", "I"):

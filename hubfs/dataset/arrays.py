@@ -252,12 +252,12 @@ class SampleArray:
         wkey = ("w", self.path, s)
         pending = self.cache.get(wkey)
         if pending is None:
-            pending = {}
-        old = pending.get(o)
+            pending = _Pending()
+        if o in pending:
+            pending.nbytes -= _pending_cost(pending[o])
         pending[o] = data
-        size = sum(len(v) + 64 for v in pending.values() if v is not None) + 64 * len(pending)
-        del old
-        self.cache.put(wkey, pending, size, writeback=lambda p, s=s: self._write_shard(s, p))
+        pending.nbytes += _pending_cost(data)
+        self.cache.put(wkey, pending, pending.nbytes, writeback=lambda p, s=s: self._write_shard(s, p))
 
     def _write_shard(self, s: int, pending: dict) -> None:
         idx = self.index(s)
@@ -303,6 +303,17 @@ class SampleArray:
             for kind in ("w", "i", "b"):
                 self.cache.discard((kind, self.path, k))
             self.store.delete(self._key(k))
+
+
+class _Pending(dict):
+    """A shard's writes not yet in the store (inner index -> bytes, None = removed), with their size kept
+    as they come (summing on every write made one-at-a-time writes quadratic in the shard length)."""
+
+    nbytes = 0
+
+
+def _pending_cost(data: bytes | None) -> int:
+    return 64 + (len(data) + 64 if data is not None else 0)
 
 
 def _chunk_numbers(store: Store, path: str) -> list[int]:

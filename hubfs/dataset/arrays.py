@@ -143,7 +143,7 @@ class SampleArray:
             return read()
         except (CodecError, StoreError):
             for s in shards:
-                if ("w", self.path, s) in self.cache._dirty:
+                if self.cache.is_dirty(("w", self.path, s)):
                     raise  # our own unflushed writes: nothing stale to re-read
                 for kind in ("i", "b"):
                     self.cache.discard((kind, self.path, s))

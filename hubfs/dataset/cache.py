@@ -41,10 +41,6 @@ class Cache:
     def __len__(self) -> int:
         return len(self._clean) + len(self._dirty)
 
-    @property
-    def dirty_nbytes(self) -> int:
-        return sum(e.nbytes for e in self._dirty.values())
-
     def get(self, key: Hashable) -> Any:
         """The value, or None; a hit makes the entry the most recent."""
         for table in (self._clean, self._dirty):
@@ -81,6 +77,7 @@ class Cache:
             self._pop(key)
 
     def is_dirty(self, key: Hashable) -> bool:
+        """True while the entry holds writes not yet in the store."""
         return key in self._dirty
 
     def flush(self, predicate: Callable[[Hashable], bool] | None = None) -> int:

@@ -61,13 +61,6 @@ def sample_array_doc(length: int, shard_len: int, attributes: dict | None = None
     return _array_doc((length,), "variable_length_bytes", (shard_len,), "", codecs, attributes or {})
 
 
-def resize_doc(doc: bytes, length: int) -> bytes:
-    """The same array metadata with a new first dimension."""
-    meta = json.loads(doc)
-    meta["shape"][0] = int(length)
-    return json.dumps(meta, indent=1).encode()
-
-
 def chunk_key(array: str, chunk: int, ndim: int) -> str:
     """Key of chunk number ``chunk`` along the sample axis (other axes are one chunk)."""
     return f"{array}/c/{chunk}" + "/0" * (ndim - 1)

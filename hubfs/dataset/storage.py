@@ -91,9 +91,6 @@ class Store:
                 out.append(path[len(root):])
         return out
 
-    def is_empty(self) -> bool:
-        return not self.list("")
-
     # -- writes ----------------------------------------------------------------------------------
     def put(self, key: str, data: bytes) -> None:
         """Write a whole object atomically: readers see the old or the new bytes, never a mix."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from hubfs.codecs import IMAGE_CODECS, decode_sample, encode_sample
+from hubfs.codecs import IMAGE_CODECS, decode_image, decode_sample, encode_sample
 from hubfs.codecs.compress import compress, decompress
 from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
@@ -35,7 +35,6 @@ class TensorEngine:
             self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n, "lz4")
         else:
             self.data = SampleArray(store, cache, f"{key}/data", n)
-        self._decoded = ("s", key)  # decoded-sample cache keys are ("s", key, i)
         self._cache_decoded = schema.compressor != "jpeg"  # lossy: the stored value differs from the written
 
     # -- metadata ----------------------------------------------------------------------------------
@@ -147,15 +146,12 @@ class TensorEngine:
 
     def write_stored(self, i: int, data: bytes) -> None:
         """Store file bytes in the tensor's stored format as they are, after checking they decode and fit."""
-        codec = IMAGE_CODECS.get(self.type.compressor)
-        if codec is None:
+        if self.type.compressor not in IMAGE_CODECS:
             raise SampleError(self.key, i, f"stores {self.type.compressor or 'raw'} samples, not files")
         try:
-            decoded = codec.decode(bytes(data))
+            decoded = decode_image(bytes(data), self.type.compressor, self.type.ndim)
         except CodecError as exc:
             raise SampleError(self.key, i, str(exc)) from None
-        if len(self.type.shape) == 3 and decoded.ndim == 2:
-            decoded = decoded[:, :, None]
         if decoded.dtype != self.type.dtype:
             raise SampleError(self.key, i, f"image holds {decoded.dtype} pixels, the tensor {self.type.dtype}")
         value = self.coerce(i, decoded)

@@ -34,15 +34,22 @@ def encode_sample(array: np.ndarray, compressor: str | None) -> bytes:
     return header + compress.compress(body, None if compressor in IMAGE_CODECS else compressor)
 
 
+def decode_image(data: bytes, codec: str, ndim: int) -> np.ndarray:
+    """A PNG/JPEG file as an array of ``ndim`` dimensions: a grey image gets its channel axis back when
+    the tensor is (height, width, 1). Pixels keep the file's dtype."""
+    array = IMAGE_CODECS[codec].decode(data)
+    if array.ndim == ndim - 1:
+        array = array[..., None]
+    if array.ndim != ndim:
+        raise CodecError(f"the image has {array.ndim} dimensions, the tensor {ndim}")
+    return array
+
+
 def decode_sample(data: bytes, compressor: str | None, dtype: np.dtype, ndim: int) -> np.ndarray:
     """One sample back from its stored bytes, as ``dtype`` with ``ndim`` dimensions."""
     dtype = np.dtype(dtype)
     if compressor in IMAGE_CODECS and data.startswith(_IMAGE_SIGNATURES):
-        array = IMAGE_CODECS[compressor].decode(data)
-        if array.ndim == ndim - 1:
-            array = array[..., None]
-        if array.ndim != ndim:
-            raise CodecError(f"decoded image has {array.ndim} dimensions, expected {ndim}")
+        array = decode_image(data, compressor, ndim)
         return array if array.dtype == dtype else array.astype(dtype)
     if not data or data[0] != ndim or len(data) < 1 + 4 * ndim:
         raise CodecError(f"sample header does not describe a {ndim}-dimensional array")

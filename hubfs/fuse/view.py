@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from hubfs.codecs import jpeg, npy, png, text, wav
+from hubfs.codecs import decode_image, jpeg, npy, png, text, wav
 from hubfs.codecs import json as json_codec
 from hubfs.dataset.schema import nest
 from hubfs.errors import CodecError, SampleError
@@ -76,10 +76,7 @@ class _Format:
         t = self.type
         try:
             if self.image_codec is not None:
-                value = self.image_codec.decode(data)
-                if len(t.shape) == 3 and value.ndim == 2:
-                    value = value[:, :, None]
-                return value
+                return decode_image(data, self.image_codec.NAME, len(t.shape))
             if self.ext == "txt":
                 if t.is_text:
                     return text.decode(data)

@@ -474,12 +474,11 @@ class Dataset:
                       meta_information=self.meta_information, **kwargs)
         batch = 256
         for start in tqdm(range(0, len(indices), batch), desc="store", unit="batch", disable=len(indices) < 4 * batch):
-            part = indices[start:start + batch]
-            for key in self.keys():
-                engine = self._engine(key)
-                for j, i in enumerate(part):
-                    if engine.has_value(i):
-                        out._write_many([(key, start + j, engine.read(i))])
+            with self._lock:
+                writes = [(key, start + j, engine.read(i))
+                          for key, engine in self._tensors.items()
+                          for j, i in enumerate(indices[start:start + batch]) if engine.has_value(i)]
+            out._write_many(writes)
         out.flush()
         return out
 

@@ -14,6 +14,26 @@ class SchemaError(HubfsError, ValueError):
     """A schema is malformed, or does not match the stored one."""
 
 
+class SchemaMismatchError(SchemaError):
+    """A dataset is opened with a schema other than the stored one."""
+
+
+class ShapeMismatchError(SchemaError, TypeError):
+    """A dataset is opened with a shape other than the stored one (Hub raised TypeError)."""
+
+
+class ShapeLengthError(SchemaError):
+    """A dataset's shape is not ``(n,)``."""
+
+
+class MissingArgumentError(SchemaError):
+    """Creating a dataset without ``shape`` or ``schema``."""
+
+
+class SchemaTypeError(SchemaError, TypeError):
+    """A schema type's argument has the wrong type (``Tensor(shape=5.1)``; Hub raised TypeError)."""
+
+
 class CodecError(HubfsError, ValueError):
     """Bytes do not decode, or an array cannot be encoded, in a given format."""
 
@@ -26,6 +46,15 @@ class SampleError(HubfsError, ValueError):
         self.index = index
         self.reason = reason
         super().__init__(f"tensor {tensor!r}, index {index}: {reason}")
+
+
+class SampleShapeError(SampleError):
+    """A value whose shape does not fit its tensor (Hub's ValueShapeError)."""
+
+
+class WrongShape(HubfsError, ValueError):
+    """A value's shape does not fit a schema type (raised by the type, without a tensor name; the engine
+    turns it into SampleShapeError naming the tensor and the index)."""
 
 
 class ClassLabelValueError(SampleError):
@@ -78,6 +107,10 @@ class StoreError(HubfsError, OSError):
 
 class ConfigError(HubfsError, ValueError):
     """A bad url, token or configuration value."""
+
+
+class ModuleNotInstalledError(HubfsError, ImportError):
+    """An optional integration (torch, tensorflow, dask, ...) is needed but not installed."""
 
 
 class MountError(HubfsError, OSError):

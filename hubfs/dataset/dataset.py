@@ -4,88 +4,67 @@ Opening resolves the url (``user/ds`` names live under the configured root), tak
 writing, and reads the root group's attributes. All reads and writes go through one bounded write-back
 cache (``cache`` bytes); ``flush()`` writes data first, then array metadata, then the root attributes
 (length, schema), so a process killed at any instant leaves a dataset whose committed samples are intact.
+
+Every ``Dataset`` object of one url in one process shares one ``_State`` (store, cache, lock, length,
+schema): opening a url again while it is open works as in Hub and sees the same data, and the writer
+lock is released when the last writing object is closed or dropped (no reference cycle keeps a dropped
+object alive until the garbage collector runs). A pickled ``Dataset`` (or view) reopens read-only in the
+process that unpickles it, after the pickling one has flushed.
 """
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import threading
-import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from hubfs.dataset import layout, namespace
+from hubfs.dataset import indexing, layout, namespace
 from hubfs.dataset import schema as schema_mod
 from hubfs.dataset.cache import Cache
+from hubfs.dataset.indexing import Keys
 from hubfs.dataset.lock import LOCK_KEY, WriterLock
-from hubfs.dataset.schema import ClassLabel, Tensor
+from hubfs.dataset.schema import Tensor
 from hubfs.dataset.storage import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
-from hubfs.dataset.view import DatasetView, TensorView
-from hubfs.errors import (DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, NotADatasetError,
-                          ReadOnlyError, SchemaError, StoreError, TensorNotFoundError)
+from hubfs.dataset.view import DatasetView, TensorView, Write
+from hubfs.errors import (DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, MissingArgumentError,
+                          NotADatasetError, ReadOnlyError, SampleError, SchemaError, SchemaMismatchError,
+                          ShapeLengthError, ShapeMismatchError, StoreError, TensorNotFoundError)
 
 DEFAULT_CACHE = 1 << 26  # 64 MiB, Hub 1.x's default
 FORMAT = 1
 MODES = ("r", "r+", "a", "a+", "w", "w+", None)
-_OPEN: "weakref.WeakSet[Dataset]" = weakref.WeakSet()
+_STATES: dict[str, "_State"] = {}  # url -> the open state of that dataset in this process
+_STATES_LOCK = threading.RLock()
 
 
-class Dataset:
-    """A dataset at ``url``. See the README for the API; Hub 1.x code runs with ``hub`` -> ``hubfs``."""
+class _State:
+    """What every open ``Dataset`` object of one url in this process shares."""
 
-    def __init__(self, url: str, mode: str | None = None, shape: Any = None, schema: dict | None = None,
-                 token: dict | str | None = None, cache: int = DEFAULT_CACHE,
-                 meta_information: dict | None = None, name: str | None = None):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w' or None, not {mode!r}")
-        mode = {"a+": "a", "w+": "w"}.get(mode, mode)
-        self.url, self._token = namespace.resolve(url, token)
-        self._store: Store = open_store(self.url, self._token)
+    def __init__(self, url: str, token: Any, cache: int):
+        self.url, self.token = url, token
+        self.pid = os.getpid()
+        self.store: Store = open_store(url, token)
         self.cache = Cache(cache)
-        self._lock = threading.RLock()
-        self._writer = WriterLock(self._store, self)
-        self._closed = False
-        self._shrunk_to: int | None = None  # lowest length since the last flush, when below the committed
-        self._tensors: dict[str, TensorEngine] = {}
-        self._schema: dict[str, Tensor] = {}
-        length = _parse_length(shape)
-        flat = schema_mod.flatten(schema) if schema is not None else None
+        self.lock = threading.RLock()
+        self.writer = WriterLock(self.store, self)
+        self.handles = 0  # open Dataset objects
+        self.writers = 0  # open Dataset objects that may write
+        self.deleted = False
+        self.shrunk_to: int | None = None  # lowest length since the last flush, when below the committed
+        self.tensors: dict[str, TensorEngine] = {}
+        self.schema: dict[str, Tensor] = {}
+        self.length = self.committed = 0
+        self.meta_information: dict = {}
+        self.name: str | None = None
+        self.root_written: bytes | None = None  # the root document as last written or read
 
-        attrs = self._read_attrs()
-        exists = attrs is not None
-        if mode is None:
-            mode = "a" if not exists else "r+"
-            if exists and not self._try_lock():
-                mode = "r"
-        if mode in ("r", "r+") and not exists:
-            raise DatasetNotFoundError(f"no dataset at {self.url}")
-        creating = mode == "w" or (mode == "a" and not exists)
-        if creating and (length is None or flat is None):
-            self._writer.release()
-            raise SchemaError("creating a dataset needs shape=(n,) and schema={...}")
-        if mode != "r" and not self._writer.held:
-            self._take_lock()
-        try:
-            if creating:
-                if exists:
-                    self._wipe()
-                elif not self._is_empty():
-                    raise NotADatasetError(f"{self.url} is not empty and holds no hubfs dataset; it was left untouched")
-                self._create(length, flat, meta_information or {}, name)
-            else:
-                self._load(attrs, length, flat)
-        except BaseException:
-            self._writer.release()  # a failed open must not keep other writers out
-            raise
-        self.mode = mode
-        self.read_only = mode == "r"
-        _OPEN.add(self)
-
-    # -- opening -----------------------------------------------------------------------------------
-    def _read_attrs(self) -> dict | None:
-        raw = self._store.get(layout.ZARR_JSON)
+    # -- the stored root ---------------------------------------------------------------------------
+    def read_attrs(self) -> dict | None:
+        raw = self.store.get(layout.ZARR_JSON)
         if raw is None:
             return None
         try:
@@ -97,106 +76,272 @@ class Dataset:
             raise NotADatasetError(f"{self.url} is a zarr {doc.get('node_type', 'node')} but not a hubfs dataset; it was left untouched")
         return attrs
 
-    def _is_empty(self) -> bool:
-        return all(k == LOCK_KEY for k in self._store.list(""))
+    def root_doc(self) -> bytes:
+        attrs = {"format": FORMAT, "length": self.length, "schema": schema_mod.to_json(self.schema),
+                 "meta_information": self.meta_information}
+        if self.name is not None:
+            attrs["name"] = self.name
+        return layout.group_doc({"hubfs": attrs})
 
-    def _try_lock(self) -> bool:
+    def write_root(self) -> None:
+        doc = self.root_doc()
+        self.store.put(layout.ZARR_JSON, doc)
+        self.root_written = doc
+
+    def is_empty(self) -> bool:
+        return all(k == LOCK_KEY for k in self.store.list(""))
+
+    def wipe(self) -> None:
+        for key in self.store.list(""):
+            if key != LOCK_KEY:
+                self.store.delete(key)
+
+    # -- the writer lock ---------------------------------------------------------------------------
+    def try_lock(self) -> bool:
         """Take the writer lock; False when the store refuses writes (then the dataset opens read-only)."""
+        if self.writer.held:
+            return True
         try:
-            self._writer.acquire()
+            self.writer.acquire()
         except StoreError as exc:
             if exc.denied:
                 return False
             raise
         return True
 
-    def _take_lock(self) -> None:
-        if not self._try_lock():
+    def take_lock(self) -> None:
+        if not self.try_lock():
             raise ReadOnlyError(f"{self.url} cannot be written: the store refuses writes")
 
-    def _wipe(self) -> None:
-        for key in self._store.list(""):
-            if key != LOCK_KEY:
-                self._store.delete(key)
-
-    def _create(self, length: int, flat: dict[str, Tensor], meta: dict, name: str | None) -> None:
-        self._schema = {k: t.with_chunks(self.cache.capacity) for k, t in flat.items()}
-        self._length = self._committed = length
+    # -- creating and loading ----------------------------------------------------------------------
+    def create(self, length: int, flat: dict[str, Tensor], meta: dict, name: str | None) -> None:
+        self.cache.clear()
+        self.tensors.clear()
+        self.schema = {k: t.with_chunks(self.cache.capacity) for k, t in flat.items()}
+        self.length = self.committed = length
+        self.shrunk_to = None
         self.meta_information = dict(meta)
-        if name:
-            self.meta_information.setdefault("name", name)
-        for key, t in self._schema.items():
-            self._tensors[key] = TensorEngine(key, t, self._store, self.cache)
-            self._write_tensor_docs(key)
-        self._write_root()
+        self.name = name
+        for key, t in self.schema.items():
+            self.tensors[key] = TensorEngine(key, t, self.store, self.cache)
+            self.write_tensor_docs(key)
+        self.write_root()
 
-    def _load(self, attrs: dict, length: int | None, flat: dict[str, Tensor] | None) -> None:
+    def load(self, attrs: dict) -> None:
         if attrs.get("format", 0) > FORMAT:
             raise NotADatasetError(f"{self.url} was written by a newer hubfs (format {attrs['format']})")
-        self._schema = schema_mod.from_json(attrs["schema"])
-        self._length = self._committed = int(attrs["length"])
+        self.schema = schema_mod.from_json(attrs["schema"])
+        self.length = self.committed = int(attrs["length"])
         self.meta_information = attrs.get("meta_information", {})
-        if flat is not None:
-            diff = schema_mod.describe_difference(self._schema, flat)
-            if diff:
-                raise SchemaError(f"dataset at {self.url} has another schema: {diff}")
-        if length is not None and length != self._length:
-            raise SchemaError(f"dataset at {self.url} has shape ({self._length},), not ({length},); "
-                              f"use resize_shape() to change it, or mode='w' to overwrite")
-        for key, t in self._schema.items():
-            self._tensors[key] = TensorEngine(key, t, self._store, self.cache)
-        if self._writer.held:
-            # A writer killed earlier may have left samples past the committed length: clear them, so
-            # growing the dataset later shows empty samples, not leftovers.
-            for engine in self._tensors.values():
-                engine.clear_beyond(self._length)
-            self.cache.flush()
+        self.name = attrs.get("name")
+        self.tensors = {key: TensorEngine(key, t, self.store, self.cache) for key, t in self.schema.items()}
+        self.root_written = self.root_doc()
 
-    def _write_tensor_docs(self, key: str) -> None:
+    def clear_leftovers(self) -> None:
+        """A writer killed earlier may have left samples past the committed length: clear them, so growing
+        the dataset later shows empty samples, not leftovers."""
+        for engine in self.tensors.values():
+            engine.clear_beyond(self.length)
+        self.cache.flush()
+
+    def write_tensor_docs(self, key: str) -> None:
         parts = key.split("/")
         for n in range(1, len(parts) + 1):
             group = "/".join(parts[:n])
-            if not self._store.exists(f"{group}/{layout.ZARR_JSON}"):
-                self._store.put(f"{group}/{layout.ZARR_JSON}", layout.group_doc({}))
-        for k, doc in self._tensors[key].array_docs(self._length).items():
-            self._store.put(k, doc)
+            if not self.store.exists(f"{group}/{layout.ZARR_JSON}"):
+                self.store.put(f"{group}/{layout.ZARR_JSON}", layout.group_doc({}))
+        for k, doc in self.tensors[key].array_docs(self.length).items():
+            self.store.put(k, doc)
 
-    def _write_root(self) -> None:
-        attrs = {"hubfs": {"format": FORMAT, "length": self._length, "schema": schema_mod.to_json(self._schema),
-                           "meta_information": self.meta_information}}
-        self._store.put(layout.ZARR_JSON, layout.group_doc(attrs))
+    def check_against(self, length: int | None, flat: dict[str, Tensor] | None) -> None:
+        """The shape and schema given to open an existing dataset must be the stored ones."""
+        if flat is not None:
+            diff = schema_mod.describe_difference(self.schema, flat)
+            if diff:
+                raise SchemaMismatchError(f"dataset at {self.url} has another schema: {diff}")
+        if length is not None and length != self.length:
+            raise ShapeMismatchError(f"dataset at {self.url} has shape ({self.length},), not ({length},); "
+                                     f"use resize_shape() to change it, or mode='w' to overwrite")
+
+    # -- durability --------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything cached: data, then array metadata, then length, schema and meta_information."""
+        with self.lock:
+            self.cache.flush()
+            if self.length != self.committed:
+                if self.shrunk_to is not None:
+                    # The new length first: from then on the data past it is invisible, then delete it.
+                    self.write_root()
+                    for engine in self.tensors.values():
+                        engine.truncate(self.shrunk_to, self.committed)
+                    self.cache.flush()
+                for engine in self.tensors.values():
+                    for key, doc in engine.array_docs(self.length).items():
+                        self.store.put(key, doc)
+                self.write_root()
+                self.committed = self.length
+                self.shrunk_to = None
+            elif self.root_doc() != self.root_written:  # meta_information or name edited in place
+                self.write_root()
+            if self.store.remote:
+                self.writer.refresh()  # the heartbeat that keeps other hosts from taking the lock
+
+    def release(self, writing: bool) -> None:
+        """One Dataset object closed: the last writer releases the lock, the last object the store."""
+        with _STATES_LOCK:
+            self.handles -= 1
+            if writing:
+                self.writers -= 1
+                if self.writers == 0:
+                    self.writer.release()
+            if self.handles == 0:
+                self.store.close()
+                if _STATES.get(self.url) is self:
+                    del _STATES[self.url]
+
+
+def _state_key(url: str) -> str:
+    if "://" in url:
+        return url[len("file://"):] if url.startswith("file://") else url.rstrip("/")
+    return os.path.realpath(url)
+
+
+class Dataset:
+    """A dataset at ``url``. See the README for the API; Hub 1.x code runs with ``hub`` -> ``hubfs``.
+
+    ``public`` (Hub's cloud visibility) has no meaning here and is ignored; ``storage_cache`` and
+    ``lock_cache`` are accepted for Hub's sake: hubfs has one cache of ``cache`` bytes and always
+    serialises access to it. ``lazy=False`` makes indexing return computed values, as in Hub.
+    """
+
+    def __init__(self, url: str, mode: str | None = None, shape: Any = None, schema: dict | None = None,
+                 token: dict | str | None = None, cache: int = DEFAULT_CACHE,
+                 meta_information: dict | None = None, name: str | None = None,
+                 storage_cache: int | None = None, lock_cache: bool = True, lazy: bool = True,
+                 public: bool = True):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w' or None, not {mode!r}")
+        mode = {"a+": "a", "w+": "w"}.get(mode, mode)
+        self._closed = True  # until the open below succeeds
+        self.lazy = bool(lazy)
+        length = _parse_length(shape)
+        flat = schema_mod.flatten(schema) if schema is not None else None
+        url, token = namespace.resolve(url, token)
+        with _STATES_LOCK:
+            state = _STATES.get(_state_key(url))
+            if state is None or state.pid != os.getpid() or state.deleted:
+                state = _State(url, token, cache)
+            with state.lock:
+                mode = self._open(state, mode, length, flat, meta_information, name)
+            state.handles += 1
+            state.writers += mode != "r"
+            _STATES[_state_key(url)] = state
+        self._s = state
+        self.mode = mode
+        self.read_only = mode == "r"
+        self._closed = False
+
+    def _open(self, s: _State, mode: str | None, length: int | None, flat: dict | None,
+              meta: dict | None, name: str | None) -> str:
+        """Open or create the dataset in ``s`` for ``mode``; returns the mode it is open in."""
+        if s.handles and s.schema:  # already open in this process
+            exists = True
+        else:
+            attrs = s.read_attrs()
+            exists = attrs is not None
+        had_lock = s.writer.held
+        if mode is None:
+            mode = "a" if not exists else ("r+" if s.try_lock() else "r")
+        if mode in ("r", "r+") and not exists:
+            raise DatasetNotFoundError(f"no dataset at {s.url}")
+        creating = mode == "w" or (mode == "a" and not exists)
+        if creating and length is None:
+            raise MissingArgumentError("creating a dataset needs shape=(n,) (and schema={...})")
+        if creating and flat is None:
+            raise MissingArgumentError("creating a dataset needs schema={...} (and shape=(n,))")
+        if mode != "r":
+            s.take_lock()
+        try:
+            if creating:
+                if exists:
+                    s.wipe()
+                elif not s.is_empty():
+                    raise NotADatasetError(f"{s.url} is not empty and holds no hubfs dataset; it was left untouched")
+                s.create(length, flat, meta or {}, name)
+            else:
+                if not s.handles:
+                    s.load(attrs)
+                s.check_against(length, flat)
+                if mode != "r" and not had_lock:
+                    s.clear_leftovers()
+        except BaseException:
+            if not had_lock and not s.writers:
+                s.writer.release()  # a failed open must not keep other writers out
+            raise
+        return mode
 
     # -- basic facts -------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self._s.url
+
+    @property
+    def token(self) -> Any:
+        return self._s.token
+
+    @property
+    def cache(self) -> Cache:
+        return self._s.cache
+
+    @property
+    def name(self) -> str | None:
+        """The name given at creation or by ``rename()`` (Hub's), else None."""
+        return self._s.name
+
+    @property
+    def meta_information(self) -> dict:
+        """Free-form dict stored with the dataset; edits in place are written on flush/close."""
+        return self._s.meta_information
+
+    @meta_information.setter
+    def meta_information(self, value: dict) -> None:
+        self._s.meta_information = dict(value)
+
     def __len__(self) -> int:
-        return self._length
+        return self._s.length
 
     @property
     def shape(self) -> tuple[int]:
-        return (self._length,)
+        return (self._s.length,)
+
+    @property
+    def indexes(self) -> list[int]:
+        return list(range(self._s.length))
 
     @property
     def schema(self) -> dict:
         """The schema as a nested dict of schema types."""
-        return schema_mod.nest(self._schema)
+        return schema_mod.nest(self._s.schema)
 
-    def keys(self) -> list[str]:
-        """Flat tensor keys; nested schema keys are joined with '/'."""
-        return list(self._schema)
+    @property
+    def keys(self) -> Keys:
+        """Flat tensor keys; nested schema keys are joined with '/' (``ds.keys`` and ``ds.keys()`` both work)."""
+        return Keys(self._s.schema)
 
     def tensor_type(self, key: str) -> Tensor:
         try:
-            return self._schema[key]
+            return self._s.schema[key]
         except KeyError:
-            raise TensorNotFoundError(f"no tensor {key!r} in {self.url}; tensors are {list(self._schema)}") from None
+            raise TensorNotFoundError(f"no tensor {key!r} in {self.url}; tensors are {list(self._s.schema)}") from None
 
     def _engine(self, key: str) -> TensorEngine:
         try:
-            return self._tensors[key]
+            return self._s.tensors[key]
         except KeyError:
-            raise TensorNotFoundError(f"no tensor {key!r} in {self.url}; tensors are {list(self._schema)}") from None
+            raise TensorNotFoundError(f"no tensor {key!r} in {self.url}; tensors are {list(self._s.schema)}") from None
 
     def _index(self, key: str, i: int) -> int:
-        n = self._length
+        n = self._s.length
         j = int(i)
         if j < 0:
             j += n
@@ -204,98 +349,131 @@ class Dataset:
             raise IndexOutOfRangeError(f"tensor {key!r}, index {int(i)}: out of range for {n} samples")
         return j
 
+    def _readable(self) -> None:
+        if self._s.deleted:
+            raise DatasetNotFoundError(f"dataset at {self.url} was deleted")
+
     def __repr__(self) -> str:
-        return f"Dataset({self.url!r}, mode={self.mode!r}, shape={self.shape}, tensors={self.keys()})"
+        return f"Dataset({self.url!r}, mode={self.mode!r}, shape={self.shape}, tensors={list(self.keys)})"
 
     # -- indexing ----------------------------------------------------------------------------------
-    def __getitem__(self, item: Any) -> TensorView | DatasetView:
-        if type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is int and item[0] in self._schema:
-            return TensorView(self, item[0], self._index(item[0], item[1]), True)  # the hot path
-        return DatasetView(self, range(self._length))[item]
+    def _root(self) -> DatasetView:
+        return DatasetView(self, range(self._s.length), False, "", self.lazy)
+
+    def __getitem__(self, item: Any) -> Any:
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is int \
+                and item[0] in self._s.schema:  # the hot path
+            view = TensorView(self, item[0], self._index(item[0], item[1]), True, (), self.lazy)
+            return view if self.lazy else view.compute()
+        return self._root()[item]
 
     def __setitem__(self, item: Any, value: Any) -> None:
-        if type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is int and item[0] in self._schema:
-            self._write_many([(item[0], self._index(item[0], item[1]), value)])
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is str and type(item[1]) is int \
+                and item[0] in self._s.schema:
+            self.write_samples([(item[0], item[1], (), value)])
             return
-        DatasetView(self, range(self._length))[item] = value
+        self._root()[item] = value
 
     def __iter__(self) -> Iterator[DatasetView]:
-        for i in range(self._length):
-            yield DatasetView(self, i, True)
+        for i in range(self._s.length):
+            yield DatasetView(self, i, True, "", self.lazy)
 
-    def compute(self, label_name: bool = False) -> dict:
-        return DatasetView(self, range(self._length)).compute(label_name)
+    def compute(self, label_name: bool = False) -> np.ndarray:
+        """Every sample as a dict nested like the schema, in an array (Hub's form: ``ds.compute()[1]``)."""
+        return self._root().compute(label_name)
 
     numpy = compute
 
     def filter(self, fn: Callable[[DatasetView], bool]) -> DatasetView:
         """A view of the samples for which ``fn(sample)`` is true."""
-        return DatasetView(self, range(self._length)).filter(fn)
+        return self._root().filter(fn)
 
-    # -- sample access (used by views and the mount) -----------------------------------------------
-    def _read(self, key: str, i: int) -> Any:
-        with self._lock:
-            return self._engine(key).read(i)
+    def disable_lazy(self) -> None:
+        self.lazy = False
 
-    def _read_range(self, key: str, start: int, stop: int) -> Any:
-        with self._lock:
-            return self._engine(key).read_range(start, stop)
+    def enable_lazy(self) -> None:
+        self.lazy = True
 
-    def _label_names(self, key: str, value: Any) -> Any:
-        """Class names for a ClassLabel's values."""
-        t = self.tensor_type(key)
-        if not isinstance(t, ClassLabel):
-            raise TypeError(f"tensor {key!r} is a {t.kind}, not a ClassLabel: it has no label names")
-        if isinstance(value, np.ndarray) and value.ndim:
-            return [t.int2str(v) for v in value.tolist()]
-        return t.int2str(int(value))
+    # -- the engine interface (views and the mount; every call takes the lock) ----------------------
+    def read(self, key: str, i: int) -> Any:
+        """The value of sample ``i`` of ``key`` (the caller owns it)."""
+        self._readable()
+        with self._s.lock:
+            return self._engine(key).read(self._index(key, i))
+
+    def read_many(self, key: str, indices: Any) -> Any:
+        """Values of samples ``indices``: one array for fixed shapes, else a list."""
+        self._readable()
+        with self._s.lock:
+            engine = self._engine(key)
+            if isinstance(indices, range) and indices.step == 1:
+                return engine.read_range(indices.start, indices.stop)
+            values = [engine.read(self._index(key, i)) for i in indices]
+        t = engine.type
+        if t.is_dynamic or t.is_text or t.dtype.kind == "O":
+            return values
+        return np.stack(values) if values else np.zeros((0,) + t.shape, t.dtype)
+
+    def write_samples(self, writes: list[Write]) -> None:
+        """Apply (key, index, inner subscripts, value) writes, each validated first: a bad one changes nothing.
+
+        A write with inner subscripts (``ds["image", 0, 0:2] = v``) replaces that part of the sample.
+        """
+        self._writable()
+        with self._s.lock:
+            prepared = []
+            partial: dict[tuple, Any] = {}
+            for key, i, inner, value in writes:
+                engine = self._engine(key)
+                j = self._index(key, i)
+                if inner:
+                    current = partial.get((key, j))
+                    value = partial[key, j] = engine.assign_part(
+                        j, engine.read(j) if current is None else current, inner, value)
+                prepared.append((engine, j, engine.prepare(j, value)))
+            for engine, j, p in prepared:
+                engine.put(j, p)
 
     def _writable(self) -> None:
+        self._readable()
         if self._closed:
             raise DatasetClosedError(f"dataset at {self.url} is closed; open it again to write")
         if self.read_only:
             raise ReadOnlyError(f"dataset at {self.url} is open read-only (mode='r')")
 
-    def _write_many(self, writes: list[tuple[str, int, Any]]) -> None:
-        """Validate every write first, then apply them all: a bad value changes nothing."""
-        self._writable()
-        with self._lock:
-            prepared = []
-            for key, i, value in writes:
-                engine = self._engine(key)
-                prepared.append((engine, i, engine.prepare(i, value)))
-            for engine, i, p in prepared:
-                engine.put(i, p)
-
     def has_value(self, key: str, i: int) -> bool:
         """True when sample ``i`` has been given a value for tensor ``key``."""
-        with self._lock:
+        self._readable()
+        with self._s.lock:
             return self._engine(key).has_value(self._index(key, i))
 
     def sample_shape(self, key: str, i: int) -> tuple:
-        with self._lock:
+        self._readable()
+        with self._s.lock:
             return self._engine(key).sample_shape(self._index(key, i))
 
     def read_stored(self, key: str, i: int) -> bytes | None:
         """Sample ``i`` of ``key`` as stored, when that is a file (PNG/JPEG); else None."""
-        with self._lock:
+        self._readable()
+        with self._s.lock:
             return self._engine(key).read_stored(self._index(key, i))
 
     def stored_nbytes(self, key: str, i: int) -> int | None:
         """Size of ``read_stored(key, i)`` without reading the sample."""
-        with self._lock:
+        self._readable()
+        with self._s.lock:
             return self._engine(key).stored_nbytes(self._index(key, i))
 
     def write_stored(self, key: str, i: int, data: bytes) -> None:
         """Store file bytes in the tensor's stored format (PNG/JPEG) as they are, after validating them."""
         self._writable()
-        with self._lock:
+        with self._s.lock:
             self._engine(key).write_stored(self._index(key, i), data)
 
     def clear(self, key: str, i: int) -> None:
         """Remove sample ``i``'s value for ``key``."""
         self._writable()
-        with self._lock:
+        with self._s.lock:
             self._engine(key).clear(self._index(key, i))
 
     # -- growing -----------------------------------------------------------------------------------
@@ -303,17 +481,18 @@ class Dataset:
         """Set the number of samples; shrinking forgets the samples beyond."""
         self._writable()
         n = _parse_length(size)
-        with self._lock:
-            if n > self._length and self._shrunk_to is not None:
-                self.flush()  # commit the pending shrink first, so the regrown samples start empty
-            if n < self._length and n < self._committed:
+        s = self._s
+        with s.lock:
+            if n > s.length and s.shrunk_to is not None:
+                s.flush()  # commit the pending shrink first, so the regrown samples start empty
+            if n < s.length and n < s.committed:
                 # Deleting data waits for flush(), which commits the new length before deleting.
-                self._shrunk_to = n if self._shrunk_to is None else min(n, self._shrunk_to)
-            self._length = n
+                s.shrunk_to = n if s.shrunk_to is None else min(n, s.shrunk_to)
+            s.length = n
 
     def append_shape(self, size: int | tuple) -> None:
         """Add ``size`` empty samples at the end."""
-        self.resize_shape(self._length + _parse_length(size))
+        self.resize_shape(self._s.length + _parse_length(size))
 
     def append(self, sample: dict) -> None:
         """Add one sample (a dict of tensor -> value) at the end."""
@@ -323,90 +502,73 @@ class Dataset:
         """Add samples at the end; if any value is bad, no sample is added."""
         self._writable()
         samples = list(samples)
-        with self._lock:
-            start = self._length
-            writes = []
+        s = self._s
+        with s.lock:
+            start = s.length
+            writes: list[Write] = []
             for j, sample in enumerate(samples):
                 if not isinstance(sample, dict):
                     raise TypeError(f"append a dict of tensor names to values, not {type(sample).__name__}")
-                view = DatasetView(self, start + j, True)
-                for key, value in _flat_items(sample):
-                    full, leaf = view._resolve(key)
-                    if not leaf:
-                        raise TensorNotFoundError(f"{full!r} is a group of tensors, not a tensor")
-                    writes.append((full, start + j, value))
-            self._length = start + len(samples)
+                writes.extend(DatasetView(self, start + j, True).writes(sample))
+            s.length = start + len(samples)
             try:
-                self._write_many(writes)
+                self.write_samples(writes)
             except BaseException:
-                self._length = start
+                s.length = start
                 raise
 
     def add_tensor(self, name: str, schema_type: Tensor | dict) -> None:
         """Add a tensor (or a nested dict of them) to an existing dataset; earlier samples read as empty."""
         self._writable()
         flat = schema_mod.flatten({name: schema_type} if not isinstance(name, dict) else name)
-        with self._lock:
-            clash = [k for k in flat if k in self._schema or any(s.startswith(k + "/") or k.startswith(s + "/") for s in self._schema)]
+        s = self._s
+        with s.lock:
+            clash = [k for k in flat if k in s.schema or any(o.startswith(k + "/") or k.startswith(o + "/") for o in s.schema)]
             if clash:
                 raise SchemaError(f"tensor {clash[0]!r} already exists or clashes with a stored tensor")
             self.flush()
             for key, t in flat.items():
-                t = self._schema[key] = t.with_chunks(self.cache.capacity)
-                self._tensors[key] = TensorEngine(key, t, self._store, self.cache)
-                self._write_tensor_docs(key)
-            self._write_root()
+                t = s.schema[key] = t.with_chunks(s.cache.capacity)
+                s.tensors[key] = TensorEngine(key, t, s.store, s.cache)
+                s.write_tensor_docs(key)
+            s.write_root()
 
     # -- durability --------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything cached to the store: data, then array metadata, then length and schema."""
-        if self.read_only or self._closed:
+        if self.read_only or self._closed or self._s.deleted or self._s.pid != os.getpid():
             return
-        with self._lock:
-            self.cache.flush()
-            if self._length != self._committed:
-                if self._shrunk_to is not None:
-                    # The new length first: from then on the data past it is invisible, then delete it.
-                    self._write_root()
-                    for engine in self._tensors.values():
-                        engine.truncate(self._shrunk_to, self._committed)
-                    self.cache.flush()
-                for engine in self._tensors.values():
-                    for key, doc in engine.array_docs(self._length).items():
-                        self._store.put(key, doc)
-                self._write_root()
-                self._committed = self._length
-                self._shrunk_to = None
-            if self._store.remote:
-                self._writer.refresh()  # the heartbeat that keeps other hosts from taking the lock
+        self._s.flush()
 
     commit = flush
+    save = flush
 
     def refresh(self) -> None:
-        """Re-read length, schema and data written since opening by the writer (read-only datasets)."""
-        if not self.read_only:
+        """Re-read length, schema and data written since opening by another process (read-only datasets)."""
+        s = self._s
+        if not self.read_only or s.writers:
             return
-        with self._lock:
-            attrs = self._read_attrs()
+        self._readable()
+        with s.lock:
+            attrs = s.read_attrs()
             if attrs is None:
                 raise DatasetNotFoundError(f"no dataset at {self.url} any more")
-            self.cache.clear()
-            self._store.close()
-            self._tensors.clear()
-            self._load(attrs, None, None)
+            s.cache.clear()
+            s.store.close()
+            s.load(attrs)
 
     def close(self) -> None:
         """Flush and release the writer lock; later reads still work, writes raise DatasetClosedError."""
         if self._closed:
             return
+        writing = not self.read_only
         try:
             self.flush()
         finally:
             self._closed = True
             self.read_only = True
-            self._writer.release()
-            self._store.close()
-            _OPEN.discard(self)
+            if self._s.pid == os.getpid():  # a forked child's copy must not touch the parent's lock
+                self._s.release(writing)
 
     def __enter__(self) -> "Dataset":
         return self
@@ -421,66 +583,105 @@ class Dataset:
         except Exception:
             pass
 
-    # -- whole-dataset operations ------------------------------------------------------------------
-    def delete(self) -> None:
-        """Delete the dataset from its store."""
-        self._writable()
-        with self._lock:
-            self.cache.clear()
-            self._wipe()
-            self._closed = True
-            self.read_only = True
-            self._writer.release()
-            self._store.delete_prefix("")
-            _OPEN.discard(self)
+    def __reduce__(self) -> tuple:
+        """Pickled: flushed here, reopened read-only where unpickled (DataLoader workers, process pools)."""
+        self.flush()
+        return (_reopen, (self.url, self.token, self._s.cache.capacity, self.lazy))
 
-    def copy(self, dst: str, token: Any = None, progress: bool = False) -> "Dataset":
-        """Copy every stored object to ``dst`` (which must hold no dataset) and open the copy."""
+    # -- whole-dataset operations ------------------------------------------------------------------
+    def delete(self) -> bool:
+        """Delete the dataset from its store; every object of it in this process stops reading."""
+        self._writable()
+        s = self._s
+        with s.lock:
+            s.cache.clear()
+            s.wipe()
+            s.deleted = True
+            s.writer.release()
+            s.store.delete_prefix("")
+        self._closed = True
+        self.read_only = True
+        with _STATES_LOCK:
+            if _STATES.get(_state_key(s.url)) is s:
+                del _STATES[_state_key(s.url)]
+        return True
+
+    def copy(self, dst: str, token: Any = None, progress: bool = False, public: bool = True) -> "Dataset":
+        """Copy every stored object to ``dst`` (which must hold no dataset) as it is, and open the copy."""
         from tqdm import tqdm
 
+        self._readable()
         self.flush()
         target, target_token = namespace.resolve(dst, token)
         out = open_store(target, target_token)
         if not all(k == LOCK_KEY for k in out.list("")):
             raise NotADatasetError(f"{target} is not empty; copy() writes only to an empty place")
-        with self._lock:
-            keys = [k for k in self._store.list("") if k != LOCK_KEY and k != layout.ZARR_JSON]
+        with self._s.lock:
+            store = self._s.store
+            keys = [k for k in store.list("") if k != LOCK_KEY and k != layout.ZARR_JSON]
             keys.append(layout.ZARR_JSON)  # root last: the copy is a dataset only when complete
             for key in tqdm(keys, desc="copy", unit="object", disable=not progress):
-                data = self._store.get(key)
+                data = store.get(key)
                 if data is not None:
                     out.put(key, data)
         out.close()
-        return Dataset(target, mode="r+", token=target_token, cache=self.cache.capacity)
+        return Dataset(target, mode="r+", token=target_token, cache=self._s.cache.capacity)
 
-    def rename(self, name: str) -> "Dataset":
+    def rename(self, name: str) -> None:
+        """Set the dataset's name (Hub's ``rename``: the data stays where it is; see ``move`` to move it)."""
+        self._writable()
+        self._s.name = str(name)
+        self.flush()
+
+    def move(self, name: str) -> "Dataset":
         """Move the dataset to ``name`` beside it (same parent folder or prefix); returns the moved dataset."""
         if "/" in name.strip("/"):
-            raise ValueError("rename() takes a new last path component, not a path")
+            raise ValueError("move() takes a new last path component, not a path")
         parent = self.url.rstrip("/").rsplit("/", 1)[0]
-        moved = self.copy(f"{parent}/{name}", self._token)
+        moved = self.copy(f"{parent}/{name}", self.token)
         self.delete()
         return moved
 
     def store(self, url: str, token: Any = None, **kwargs: Any) -> "Dataset":
         """Write this dataset to a new ``url`` and return it."""
-        return self._store_samples(range(self._length), url, token, **kwargs)
+        return self.store_samples(list(range(self._s.length)), url, token, **kwargs)
 
-    def _store_samples(self, indices: Any, url: str, token: Any, **kwargs: Any) -> "Dataset":
+    def store_samples(self, indices: list[int], url: str, token: Any = None, **kwargs: Any) -> "Dataset":
+        """Write samples ``indices`` as a new dataset at ``url``; stored bytes are copied as they are where
+        the tensor's codec is the same on both sides (so JPEG samples never lose quality on a copy)."""
         from tqdm import tqdm
 
-        indices = list(indices)
+        for hub_only in ("sample_per_shard", "public", "scheduler", "workers"):
+            kwargs.pop(hub_only, None)  # Hub's transform-based store took these; one pass here needs none
+        self._readable()
+        s = self._s
         out = Dataset(url, mode="w", shape=(len(indices),), schema=self.schema, token=token,
-                      meta_information=self.meta_information, **kwargs)
+                      meta_information=s.meta_information, name=s.name, **kwargs)
         batch = 256
         for start in tqdm(range(0, len(indices), batch), desc="store", unit="batch", disable=len(indices) < 4 * batch):
-            with self._lock:
-                writes = [(key, start + j, engine.read(i))
-                          for key, engine in self._tensors.items()
-                          for j, i in enumerate(indices[start:start + batch]) if engine.has_value(i)]
-            out._write_many(writes)
+            with s.lock:
+                part = indices[start:start + batch]
+                copies = [(key, start + j, engine.copy_out(self._index(key, i)))
+                          for key, engine in s.tensors.items() for j, i in enumerate(part)]
+            out._copy_in([c for c in copies if c[2] is not None])
         out.flush()
         return out
+
+    def _copy_in(self, copies: list[tuple[str, int, Any]]) -> None:
+        """Put what ``copy_out`` gave for each (key, index) of a dataset with the same schema."""
+        self._writable()
+        with self._s.lock:
+            for key, i, sample in copies:
+                self._engine(key).copy_in(i, sample)
+
+
+def _reopen(url: str, token: Any, cache: int, lazy: bool) -> Dataset:
+    return Dataset(url, mode="r", token=token, cache=cache, lazy=lazy)
+
+
+def load(url: str, token: Any = None, **kwargs: Any) -> Dataset:
+    """Open the dataset at ``url`` (Hub's ``hub.load``)."""
+    return Dataset(url, token=token, **kwargs)
 
 
 def _parse_length(shape: Any) -> int | None:
@@ -488,29 +689,29 @@ def _parse_length(shape: Any) -> int | None:
         return None
     if isinstance(shape, (tuple, list)):
         if len(shape) != 1:
-            raise SchemaError(f"a dataset's shape is (n,), one dimension, not {tuple(shape)}")
+            raise ShapeLengthError(f"a dataset's shape is (n,), one dimension, not {tuple(shape)}")
         shape = shape[0]
+    if shape is None:
+        return None
+    if isinstance(shape, (bool, float)) or not isinstance(shape, (int, np.integer)):
+        raise ShapeLengthError(f"a dataset's length is an int, not {shape!r}")
     n = int(shape)
     if n < 0:
         raise SchemaError(f"a dataset cannot have {n} samples")
     return n
 
 
-def _flat_items(sample: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for k, v in sample.items():
-        if isinstance(v, dict):
-            yield from _flat_items(v, f"{prefix}{k}/")
-        else:
-            yield f"{prefix}{k}", v
-
-
 @atexit.register
 def _flush_open_datasets() -> None:
-    """Interpreter exit flushes every open dataset (the write-back cache must not drop writes)."""
-    for ds in list(_OPEN):
+    """Interpreter exit flushes every dataset open for writing (the write-back cache must not drop writes)."""
+    for state in list(_STATES.values()):
+        if state.pid != os.getpid() or not state.writers or state.deleted:
+            continue
         try:
-            ds.close()
-        except Exception as exc:  # report, keep closing the others
+            state.flush()
+        except Exception as exc:  # report, keep flushing the others
             import sys
 
-            print(f"hubfs: could not flush {ds.url} at exit: {exc}", file=sys.stderr)
+            print(f"hubfs: could not flush {state.url} at exit: {exc}", file=sys.stderr)
+        finally:
+            state.writer.release()

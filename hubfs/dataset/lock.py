@@ -1,7 +1,7 @@
 """One writer per dataset: a lock object in the store, recognised as stale when its holder is gone.
 
 The lock records host, pid and a heartbeat time. On the same host a lock whose process is dead (or whose
-``Dataset`` object in this process was garbage-collected) is stale and taken over; from another host it is
+dataset state in this process is gone) is stale and taken over; from another host it is
 stale once its heartbeat is older than ``STALE_AFTER`` seconds (writers refresh it on every flush).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ class WriterLock:
         self.store = store
         self.token = uuid.uuid4().hex
         self.held = False
-        self._owner = owner
+        self._owner = weakref.ref(owner)  # weak: the lock must not keep its owner alive (no cycle)
 
     def _doc(self) -> bytes:
         return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
@@ -56,7 +56,9 @@ class WriterLock:
         for _ in range(3):
             if self.store.put_if_absent(LOCK_KEY, self._doc()):
                 self.held = True
-                _HELD[self.token] = self._owner
+                owner = self._owner()
+                if owner is not None:
+                    _HELD[self.token] = owner
                 return
             raw = self.store.get(LOCK_KEY)
             if raw is None:

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from hubfs.codecs import IMAGE_CODECS, SAMPLE_COMPRESSORS
-from hubfs.errors import SchemaError
+from hubfs.errors import SchemaError, WrongShape
 
 Shape = tuple  # of int | None
 
@@ -157,18 +157,26 @@ class Tensor:
 
     def coerce(self, value: Any) -> Any:
         """The value as this tensor stores it; ValueError with the reason when it does not fit."""
-        arr = np.asarray(value)
-        if arr.dtype != self.dtype:
-            arr = _cast(arr, self.dtype)
+        arr = self.cast(self._as_array(value))
         if arr.ndim != len(self.shape):
-            raise ValueError(f"expected {len(self.shape)} dimensions {self._shape_text()}, got shape {arr.shape}")
+            raise WrongShape(f"expected {len(self.shape)} dimensions {self._shape_text()}, got shape {arr.shape}")
         limit = self.max_shape or self.shape
         for got, fixed, top in zip(arr.shape, self.shape, limit):
             if fixed is not None and got != fixed:
-                raise ValueError(f"expected shape {self._shape_text()}, got {arr.shape}")
+                raise WrongShape(f"expected shape {self._shape_text()}, got {arr.shape}")
             if top is not None and got > top:
-                raise ValueError(f"shape {arr.shape} exceeds max_shape {self.max_shape}")
+                raise WrongShape(f"shape {arr.shape} exceeds max_shape {self.max_shape}")
         return arr
+
+    def _as_array(self, value: Any) -> np.ndarray:
+        try:
+            return np.asarray(value, dtype=object if self.dtype.kind == "O" else None)
+        except ValueError as exc:  # ragged nested lists
+            raise WrongShape(f"the value is not a rectangular array: {exc}") from None
+
+    def cast(self, arr: np.ndarray) -> np.ndarray:
+        """``arr`` in this tensor's dtype, by value (see ``cast_exact``)."""
+        return cast_exact(arr, self.dtype)
 
     def _shape_text(self) -> str:
         text = str(tuple("None" if d is None else d for d in self.shape)).replace("'", "")
@@ -208,21 +216,69 @@ def _floor_pow2(n: int) -> int:
     return 1 << (int(n).bit_length() - 1)
 
 
-def _cast(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Cast when no value changes: safe casts, integers that fit, and float to float."""
-    if np.can_cast(arr.dtype, dtype, "safe"):
+def cast_exact(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arr`` as ``dtype`` when every value converts exactly (Hub cast by value, not by type): integers
+    and whole floats that fit an integer type, 0/1 into bool, numbers into floats that hold them (rounding
+    to float32 is allowed, overflowing to inf is not). ValueError naming the first value that does not."""
+    if arr.dtype == dtype:
+        return arr
+    if np.can_cast(arr.dtype, dtype, "safe") and dtype.kind != "O":
         return arr.astype(dtype)
-    if arr.dtype.kind in "biu" and dtype.kind in "iu":
+    if dtype.kind == "O":
+        return arr.astype(object)
+    if dtype.kind in "US":
+        if arr.dtype.kind in "US" or arr.dtype == object and all(isinstance(v, str) for v in arr.reshape(-1)):
+            out = arr.astype(dtype)
+            bad = [j for j, (a, b) in enumerate(zip(arr.reshape(-1), out.reshape(-1))) if str(a) != str(b)]
+            if not bad:
+                return out
+            raise ValueError(f"value {arr.reshape(-1)[bad[0]]!r} is longer than {dtype} holds")
+        raise ValueError(f"cannot store {arr.dtype} values as {dtype} strings")
+    if arr.dtype == object:  # nested lists of Python numbers: let numpy find their type first
+        try:
+            arr = np.asarray(arr.tolist())
+        except ValueError as exc:
+            raise WrongShape(f"the value is not a rectangular array: {exc}") from None
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise ValueError(f"cannot store {type(arr.reshape(-1)[0]).__name__} values as {dtype}")
+        return cast_exact(arr, dtype)
+    if arr.dtype.kind not in "biuf" or dtype.kind not in "biufc":
+        raise ValueError(f"cannot store {arr.dtype} values as {dtype}")
+    with np.errstate(all="ignore"):
+        out = arr.astype(dtype)
+        if dtype.kind in "fc":
+            # integers must round-trip; floats may round but not overflow to inf
+            ok = np.isfinite(out) | ~np.isfinite(arr) if arr.dtype.kind == "f" else out.astype(arr.dtype) == arr
+        elif dtype.kind == "b":
+            ok = (arr == 0) | (arr == 1)
+        elif arr.dtype.kind in "iub":
+            info = np.iinfo(dtype)
+            ok = (arr >= info.min) & (arr <= info.max)
+        else:  # float into an integer type: whole, finite and within range
+            info = np.iinfo(dtype)
+            ok = np.isfinite(arr) & (np.floor(arr) == arr) & (arr >= float(info.min)) & (arr <= float(info.max))
+    ok = np.asarray(ok)
+    if ok.all():
+        return out
+    where = np.unravel_index(int(np.flatnonzero(~ok.reshape(-1))[0]), arr.shape) if arr.ndim else ()
+    value = (arr[where] if arr.ndim else arr[()]).item()
+    at = f" at {list(map(int, where))}" if arr.ndim else ""
+    limits = ""
+    if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        if arr.size == 0 or (int(arr.min()) >= info.min and int(arr.max()) <= info.max):
-            return arr.astype(dtype)
-        raise ValueError(f"values outside the range of {dtype} [{info.min}, {info.max}]")
-    if arr.dtype.kind in "biu" and dtype.kind == "b":
-        if arr.size == 0 or set(np.unique(arr).tolist()) <= {0, 1}:
-            return arr.astype(bool)
-    if arr.dtype.kind == "f" and dtype.kind == "f":
-        return arr.astype(dtype)
-    raise ValueError(f"cannot cast {arr.dtype} to {dtype} without losing values")
+        limits = f" (whole numbers {info.min}..{info.max})"
+    elif dtype.kind == "b":
+        limits = " (0 or 1)"
+    raise ValueError(f"{arr.dtype} value {value!r}{at} does not fit {dtype}{limits}")
+
+
+def label_names(t: "Tensor", value: Any) -> Any:
+    """Class names of a ClassLabel's values: a str for one label, nested lists for arrays of them."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return [label_names(t, v) for v in value]
+    if isinstance(value, list):
+        return [label_names(t, v) for v in value]
+    return t.int2str(int(value))
 
 
 class Primitive(Tensor):

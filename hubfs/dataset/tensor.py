@@ -17,7 +17,7 @@ from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.storage import Store
-from hubfs.errors import ClassLabelValueError, CodecError, SampleError
+from hubfs.errors import ClassLabelValueError, CodecError, SampleError, SampleShapeError, WrongShape
 
 
 class TensorEngine:
@@ -114,12 +114,19 @@ class TensorEngine:
         try:
             return self.type.coerce(value)
         except ValueError as exc:
-            cls = ClassLabelValueError if isinstance(self.type, ClassLabel) else SampleError
+            cls = SampleShapeError if isinstance(exc, WrongShape) else \
+                ClassLabelValueError if isinstance(self.type, ClassLabel) else SampleError
             raise cls(self.key, i, str(exc)) from None
 
     def prepare(self, i: int, value: Any) -> tuple:
-        """Validate and encode ``value`` for sample ``i`` without changing anything (SampleError if bad)."""
+        """Validate and encode ``value`` for sample ``i`` without changing anything (SampleError if bad).
+
+        The prepared value is the tensor's own: a caller that later changes its array changes nothing here.
+        """
+        given = value
         value = self.coerce(i, value)
+        if isinstance(value, np.ndarray) and isinstance(given, np.ndarray) and np.may_share_memory(value, given):
+            value = value.copy()
         if self.chunked:
             return value, None
         try:
@@ -162,6 +169,42 @@ class TensorEngine:
         ckey = ("s", self.key, i)
         self.cache.discard(ckey)
         self._remember(ckey, value)
+
+    def assign_part(self, i: int, current: Any, inner: tuple, value: Any) -> Any:
+        """``current`` (sample ``i``'s value, owned by the caller) with ``value`` written at the subscripts
+        ``inner`` (applied one after another, as reading them would); the value is cast by value first."""
+        if self.type.is_text or not isinstance(current, np.ndarray):
+            raise SampleError(self.key, i, "a text is assigned whole, not in parts")
+        target = current
+        for step in inner[:-1]:
+            target = target[step]
+            if not isinstance(target, np.ndarray) or not np.shares_memory(target, current):
+                raise SampleError(self.key, i, f"cannot assign through the subscript {step!r} (it copies)")
+        try:
+            part = self.type.cast(np.asarray(value))
+        except ValueError as exc:
+            raise SampleError(self.key, i, str(exc)) from None
+        try:
+            target[inner[-1]] = part
+        except (IndexError, ValueError) as exc:
+            raise SampleError(self.key, i, f"cannot assign a value of shape {part.shape} at {inner!r} of a "
+                                           f"sample of shape {current.shape}: {exc}") from None
+        return current
+
+    def copy_out(self, i: int) -> Any:
+        """Sample ``i`` in the form ``copy_in`` of a tensor of the same type takes: its stored bytes
+        (sample layout: no decoding, no re-encoding) or its value (chunked); None when it has no value."""
+        if self.chunked:
+            return self.data.get(i).copy() if self.present.get(i) else None
+        return self.data.get(i)
+
+    def copy_in(self, i: int, sample: Any) -> None:
+        """Put what ``copy_out`` of a tensor of the same type gave."""
+        if self.chunked:
+            self.write(i, sample)
+            return
+        self.data.set(i, bytes(sample))
+        self.cache.discard(("s", self.key, i))
 
     def clear(self, i: int) -> None:
         """Remove sample ``i``'s value: it reads as empty and has no file in the mount."""

@@ -1,96 +1,105 @@
 """Views: what indexing a dataset returns, and what ``compute()`` gives back (Hub 1.x's rules).
 
 ``ds["image", 5]`` -> TensorView of one sample; ``ds["label", 100:110]`` -> TensorView of a range;
-``ds[5]`` / ``ds[3:15]`` -> DatasetView; views index further (``ds[3:15][4:9]["image", 1]``) and assign.
-``compute()``: a fixed-shape range -> one ndarray; a dynamic or text range -> a list; one sample -> its
-value (Text -> str); a DatasetView -> a dict (nested like the schema) of those.
+``ds[5]`` / ``ds[3:15]`` -> DatasetView; views index further (``ds[3:15][4:9]["image", 1]``), take
+subscripts inside a sample (``ds["image", 0, 0:2]``) and assign. ``compute()``: a fixed-shape range ->
+one ndarray; a dynamic or text range -> a list; one sample -> its value (Text -> str); a one-sample
+DatasetView -> a dict nested like the schema; a DatasetView of many samples -> an array of such dicts.
+
+Views reach the dataset only through the engine interface in ``Source`` (every call takes the
+dataset's lock); subscript parsing and key resolution live in ``indexing``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
-from hubfs.dataset.schema import ClassLabel, nest
-from hubfs.errors import IndexOutOfRangeError, SampleError, TensorNotFoundError
+from hubfs.dataset import indexing
+from hubfs.dataset.schema import ClassLabel, Tensor, label_names, nest
+from hubfs.errors import SampleError, TensorNotFoundError
 
-if TYPE_CHECKING:
-    from hubfs.dataset.dataset import Dataset
-
-Indices = "range | list[int]"
+Write = tuple  # (key, sample index, inner subscript steps, value)
 
 
-def split_subscript(item: Any) -> tuple[str | None, Any, tuple]:
-    """(tensor key or None, sample index or None, extra per-sample subscripts) of a subscript."""
-    if isinstance(item, str):
-        return item, None, ()
-    if not isinstance(item, tuple):
-        return None, item, ()
-    key = None
-    rest = list(item)
-    for pos in (0, 1):
-        if pos < len(rest) and isinstance(rest[pos], str):
-            key = rest.pop(pos)
-            break
-    if any(isinstance(x, str) for x in rest):
-        raise TypeError(f"subscript {item!r} names more than one tensor")
-    if not rest:
-        return key, None, ()
-    return key, rest[0], tuple(rest[1:])
+class Source(Protocol):
+    """The engine interface views use (``hubfs.Dataset`` implements it); every call is locked."""
+
+    url: str
+    lazy: bool
+
+    def __len__(self) -> int: ...
+    def keys(self) -> list[str]: ...
+    def tensor_type(self, key: str) -> Tensor: ...
+    def read(self, key: str, i: int) -> Any: ...
+    def read_many(self, key: str, indices: Any) -> Any: ...
+    def sample_shape(self, key: str, i: int) -> tuple: ...
+    def write_samples(self, writes: list[Write]) -> None: ...
+    def store_samples(self, indices: list[int], url: str, token: Any = None, **kwargs: Any) -> Any: ...
+    def flush(self) -> None: ...
+    def resize_shape(self, size: int) -> None: ...
 
 
-def select(indices: Any, idx: Any, what: str = "dataset") -> tuple[Any, bool]:
-    """Apply a sample subscript to absolute ``indices``: (new indices, is one sample)."""
-    n = len(indices)
-    if isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
-        i = int(idx)
-        if i < -n or i >= n:
-            raise IndexOutOfRangeError(f"{what}, index {i}: out of range for {n} samples")
-        return indices[i], True
-    if isinstance(idx, slice):
-        return indices[idx], False
-    if isinstance(idx, (list, np.ndarray)):
-        arr = np.asarray(idx)
-        if arr.dtype == bool:
-            if arr.shape != (n,):
-                raise IndexOutOfRangeError(f"{what}: a boolean mask of shape {arr.shape} for {n} samples")
-            return [indices[int(j)] for j in np.flatnonzero(arr)], False
-        out = []
-        for j in arr.tolist():
-            if j < -n or j >= n:
-                raise IndexOutOfRangeError(f"{what}, index {j}: out of range for {n} samples")
-            out.append(indices[j])
-        return out, False
-    raise TypeError(f"{what}: cannot index samples with {type(idx).__name__}")
+def _step(sub: indexing.Subscript) -> tuple:
+    """The subscripts inside a sample of one subscript, as one numpy step (``[1:3, 2]`` is one step)."""
+    return (indexing.inner_key(sub.inner),) if sub.inner else ()
 
 
-class TensorView:
-    """One tensor over one sample (``scalar``) or a set of samples."""
+class _Lazy:
+    """Hub's ``lazy`` switch: with it off, indexing returns computed values instead of views."""
 
-    __slots__ = ("ds", "key", "indices", "scalar", "extra")
+    __slots__ = ()
+    lazy: bool
 
-    def __init__(self, ds: "Dataset", key: str, indices: Any, scalar: bool, extra: tuple = ()):
-        self.ds, self.key, self.indices, self.scalar, self.extra = ds, key, indices, scalar, extra
+    def disable_lazy(self) -> None:
+        self.lazy = False
+
+    def enable_lazy(self) -> None:
+        self.lazy = True
+
+    def _maybe_compute(self, view: Any) -> Any:
+        return view if self.lazy else view.compute()
+
+
+class TensorView(_Lazy):
+    """One tensor over one sample (``scalar``) or a list of samples, with subscripts inside a sample."""
+
+    __slots__ = ("ds", "key", "_indices", "scalar", "inner", "lazy")
+
+    def __init__(self, ds: Source, key: str, indices: Any, scalar: bool, inner: tuple = (), lazy: bool = True):
+        self.ds, self.key, self._indices, self.scalar, self.inner, self.lazy = ds, key, indices, scalar, inner, lazy
+
+    @property
+    def indexes(self) -> int | list[int]:
+        """The dataset's sample index (one sample) or indices (several), as Hub's views had them."""
+        return self._indices if self.scalar else list(self._indices)
+
+    def _apply_inner(self, value: Any, i: int) -> Any:
+        for step in self.inner:
+            try:
+                value = value[step]
+            except IndexError as exc:
+                raise IndexError(f"tensor {self.key!r}, index {i}: {step!r} is out of range for a sample of "
+                                 f"shape {np.shape(value)} ({exc})") from None
+        return value
 
     def compute(self, label_name: bool = False) -> Any:
         ds, key = self.ds, self.key
+        t = ds.tensor_type(key)
+        names = label_name and isinstance(t, ClassLabel)  # Hub ignores label_name on other tensors
         if self.scalar:
-            value = ds._read(key, self.indices)
-            if self.extra:
-                value = value[self.extra if len(self.extra) > 1 else self.extra[0]]
-            return ds._label_names(key, value) if label_name else value
-        idx = self.indices
-        if isinstance(idx, range) and idx.step == 1:
-            values = ds._read_range(key, idx.start, idx.stop)
-        else:
-            values = [ds._read(key, i) for i in idx]
-            t = ds.tensor_type(key)
-            if not (t.is_dynamic or t.is_text):
-                values = np.stack(values) if values else np.zeros((0,) + t.shape, t.dtype)
-        if self.extra:
-            sub = self.extra if len(self.extra) > 1 else self.extra[0]
-            values = values[(slice(None),) + tuple(self.extra)] if isinstance(values, np.ndarray) else [v[sub] for v in values]
-        return ds._label_names(key, values) if label_name else values
+            value = self._apply_inner(ds.read(key, self._indices), self._indices)
+            return label_names(t, value) if names else value
+        values = ds.read_many(key, self._indices)
+        if self.inner:
+            if isinstance(values, np.ndarray):
+                values = np.stack([self._apply_inner(v, i) for v, i in zip(values, self._indices)]) \
+                    if len(values) else values
+            else:
+                values = [self._apply_inner(v, i) for v, i in zip(values, self._indices)]
+        if names:
+            return [label_names(t, v) for v in values]
+        return values
 
     numpy = compute
 
@@ -101,166 +110,167 @@ class TensorView:
     def __len__(self) -> int:
         if self.scalar:
             raise TypeError(f"tensor {self.key!r}: one sample has no len(); use .shape")
-        return len(self.indices)
+        return len(self._indices)
 
     def __iter__(self) -> Iterator["TensorView"]:
+        """Samples of a range; a one-sample view yields itself once, as Hub's did."""
         if self.scalar:
-            raise TypeError(f"tensor {self.key!r}: cannot iterate one sample")
-        for i in self.indices:
-            yield TensorView(self.ds, self.key, i, True)
-
-    def __getitem__(self, idx: Any) -> "TensorView":
-        if self.scalar:
-            return TensorView(self.ds, self.key, self.indices, True, self.extra + (idx if isinstance(idx, tuple) else (idx,)))
-        if isinstance(idx, tuple):
-            idx, extra = idx[0], idx[1:]
-        else:
-            extra = ()
-        sel, scalar = select(self.indices, idx, f"tensor {self.key!r}")
-        return TensorView(self.ds, self.key, sel, scalar, extra)
-
-    def __setitem__(self, idx: Any, value: Any) -> None:
-        self[idx]._assign(value)
-
-    def _assign(self, value: Any) -> None:
-        if self.extra:
-            raise TypeError(f"tensor {self.key!r}: assign whole samples, not parts of one")
-        if self.scalar:
-            self.ds._write_many([(self.key, self.indices, value)])
+            yield self
             return
-        values = list(value) if not isinstance(value, np.ndarray) else value
-        if len(values) != len(self.indices):
-            raise SampleError(self.key, f"{_describe(self.indices)}",
-                              f"{len(values)} values given for {len(self.indices)} samples")
-        self.ds._write_many([(self.key, i, v) for i, v in zip(self.indices, values)])
+        for i in self._indices:
+            yield TensorView(self.ds, self.key, i, True, self.inner, self.lazy)
+
+    def _sub(self, item: Any) -> "TensorView":
+        sub = indexing.parse(item, one_sample=self.scalar)
+        if sub.path:
+            raise TensorNotFoundError(f"tensor {self.key!r} has no part {sub.path!r}: it is not a group of tensors")
+        if self.scalar:
+            return TensorView(self.ds, self.key, self._indices, True, self.inner + _step(sub), self.lazy)
+        indices, scalar = (self._indices, False) if sub.index is None else \
+            indexing.select(self._indices, sub.index, f"tensor {self.key!r}")
+        return TensorView(self.ds, self.key, indices, scalar, self.inner + _step(sub), self.lazy)
+
+    def __getitem__(self, item: Any) -> Any:
+        return self._maybe_compute(self._sub(item))
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        self.ds.write_samples(self._sub(item).writes(value))
+
+    def writes(self, value: Any) -> list[Write]:
+        """The engine writes that assign ``value`` to this view (one value, or one per sample)."""
+        if self.scalar:
+            return [(self.key, self._indices, self.inner, value)]
+        t = self.ds.tensor_type(self.key)
+        ndim = None if self.inner or t.is_text else t.ndim
+        what = f"tensor {self.key!r}, index {indexing.describe(self._indices)}"
+        try:
+            values = list(indexing.per_sample(value, len(self._indices), ndim, what))
+        except ValueError as exc:
+            raise SampleError(self.key, indexing.describe(self._indices), str(exc).split(": ", 2)[-1]) from None
+        return [(self.key, i, self.inner, v) for i, v in zip(self._indices, values)]
 
     @property
     def shape(self) -> tuple:
-        t = self.ds.tensor_type(self.key)
+        if self.inner:
+            return np.shape(self.compute())
         if self.scalar:
-            return self.ds._engine(self.key).sample_shape(self.indices)
-        return (len(self.indices),) + tuple(t.shape)
+            return self.ds.sample_shape(self.key, self._indices)
+        return (len(self._indices),) + tuple(self.ds.tensor_type(self.key).shape)
 
     @property
     def dtype(self) -> np.dtype:
         return self.ds.tensor_type(self.key).dtype
 
     def __repr__(self) -> str:
-        return f"TensorView({self.key!r}, {_describe(self.indices)})"
+        inner = "".join(f"[{s!r}]" for s in self.inner)
+        return f"TensorView({self.key!r}, {indexing.describe(self._indices)}{inner})"
 
 
-class DatasetView:
-    """Some samples of a dataset, over all tensors (or those under ``prefix``)."""
+class DatasetView(_Lazy):
+    """Some samples of a dataset (one when ``scalar``), over all tensors or those under ``prefix``."""
 
-    def __init__(self, ds: "Dataset", indices: Any, scalar: bool = False, prefix: str = ""):
-        self.ds, self.indices, self.scalar, self.prefix = ds, indices, scalar, prefix
+    def __init__(self, ds: Source, indices: Any, scalar: bool = False, prefix: str = "", lazy: bool = True):
+        self.ds, self._indices, self.scalar, self.prefix, self.lazy = ds, indices, scalar, prefix, lazy
 
-    def keys(self) -> list[str]:
-        """Tensor keys of this view, relative to its prefix."""
-        n = len(self.prefix)
-        return [k[n:] for k in self.ds._schema if k.startswith(self.prefix)]
+    @property
+    def indexes(self) -> int | list[int]:
+        return self._indices if self.scalar else list(self._indices)
 
-    def _resolve(self, key: str) -> tuple[str, bool]:
-        """(full key, is a leaf tensor) of a key relative to this view."""
-        full = self.prefix + key.strip("/")
-        if full in self.ds._schema:
-            return full, True
-        if any(k.startswith(full + "/") for k in self.ds._schema):
-            return full + "/", False
-        raise TensorNotFoundError(f"no tensor {full!r}; tensors are {list(self.ds._schema)}")
+    @property
+    def dataset(self) -> Source:
+        return self.ds
+
+    @property
+    def schema(self) -> dict:
+        return nest({k: self.ds.tensor_type(self.prefix + k) for k in self.keys()})
+
+    @property
+    def keys(self) -> indexing.Keys:
+        """Tensor keys of this view, relative to its prefix (``view.keys`` and ``view.keys()`` both work)."""
+        return indexing.Keys(indexing.keys_below(self.ds.keys(), self.prefix))
 
     def __len__(self) -> int:
-        if self.scalar:
-            return len(self.keys())
-        return len(self.indices)
+        return 1 if self.scalar else len(self._indices)
 
     def __iter__(self) -> Iterator["DatasetView"]:
+        """Samples of a range; a one-sample view yields itself once, as Hub's did."""
         if self.scalar:
-            yield from self.keys()
+            yield self
             return
-        for i in self.indices:
-            yield DatasetView(self.ds, i, True, self.prefix)
+        for i in self._indices:
+            yield DatasetView(self.ds, i, True, self.prefix, self.lazy)
 
-    def __getitem__(self, item: Any) -> "TensorView | DatasetView":
-        key, idx, extra = split_subscript(item)
-        full, leaf = self._resolve(key) if key is not None else (self.prefix, False)
-        if self.scalar:
-            if idx is not None:
-                raise TypeError("a single sample takes a tensor name, not a sample index")
-            indices, scalar = self.indices, True
-        elif idx is None:
-            indices, scalar = self.indices, False
+    def _sub(self, item: Any) -> "TensorView | DatasetView":
+        sub = indexing.parse(item, one_sample=self.scalar)
+        if sub.index is None:
+            indices, scalar = self._indices, self.scalar
         else:
-            indices, scalar = select(self.indices, idx, f"tensor {full!r}" if leaf else "dataset")
-        if key is None:
-            return DatasetView(self.ds, indices, scalar, self.prefix)
+            indices, scalar = indexing.select(self._indices, sub.index, f"tensor {sub.path!r}" if sub.path else "dataset")
+        if sub.path is None:
+            if sub.inner:
+                raise ValueError("can't slice a dataset with several subscripts without a tensor name")
+            return DatasetView(self.ds, indices, scalar, self.prefix, self.lazy)
+        full, leaf = indexing.resolve(self.ds.keys(), self.prefix, sub.path)
         if leaf:
-            return TensorView(self.ds, full, indices, scalar, extra)
-        return DatasetView(self.ds, indices, scalar, full)
+            return TensorView(self.ds, full, indices, scalar, _step(sub), self.lazy)
+        if sub.inner:
+            raise ValueError(f"{full!r} is a group of tensors: it takes no subscripts inside a sample")
+        return DatasetView(self.ds, indices, scalar, full, self.lazy)
+
+    def __getitem__(self, item: Any) -> Any:
+        view = self._sub(item)
+        return view if isinstance(view, DatasetView) and view.prefix == self.prefix else self._maybe_compute(view)
 
     def __setitem__(self, item: Any, value: Any) -> None:
-        self[item]._assign(value)
+        self.ds.write_samples(self._sub(item).writes(value))
 
-    def _assign(self, value: Any) -> None:
-        """Assign a dict of tensor -> value (one sample) or tensor -> values (a range)."""
+    def writes(self, value: Any) -> list[Write]:
+        """The engine writes of a dict of tensor -> value (one sample) or tensor -> values (a range)."""
         if not isinstance(value, dict):
             raise TypeError("assign a dict of tensor names to values to a sample or a range of samples")
-        flat = _flatten_values(value)
-        writes = []
-        for key, v in flat.items():
-            full, leaf = self._resolve(key)
+        out: list[Write] = []
+        for key, v in indexing.flatten_values(value).items():
+            full, leaf = indexing.resolve(self.ds.keys(), self.prefix, key)
             if not leaf:
                 raise TensorNotFoundError(f"{full!r} is a group of tensors, not a tensor")
-            if self.scalar:
-                writes.append((full, self.indices, v))
-            else:
-                if len(v) != len(self.indices):
-                    raise SampleError(full, _describe(self.indices), f"{len(v)} values given for {len(self.indices)} samples")
-                writes.extend((full, i, x) for i, x in zip(self.indices, v))
-        self.ds._write_many(writes)
+            out.extend(TensorView(self.ds, full, self._indices, self.scalar).writes(v))
+        return out
 
-    def compute(self, label_name: bool = False) -> dict:
-        out = {}
-        for k in self.keys():
-            key = self.prefix + k
-            names = label_name and isinstance(self.ds.tensor_type(key), ClassLabel)  # others as they are
-            out[k] = TensorView(self.ds, key, self.indices, self.scalar).compute(names)
-        return nest(out)
+    def compute(self, label_name: bool = False) -> dict | np.ndarray:
+        """One sample: a dict nested like the schema. Several: an array of those dicts (Hub's form)."""
+        columns = {k: TensorView(self.ds, self.prefix + k, self._indices, self.scalar).compute(label_name)
+                   for k in self.keys()}
+        if self.scalar:
+            return nest(columns)
+        out = np.empty(len(self._indices), dtype=object)
+        for j in range(len(out)):
+            out[j] = nest({k: v[j] for k, v in columns.items()})
+        return out
 
     numpy = compute
 
     @property
     def shape(self) -> tuple:
-        return () if self.scalar else (len(self.indices),)
+        return () if self.scalar else (len(self._indices),)
 
-    def filter(self, fn) -> "DatasetView":
+    def filter(self, fn: Callable[["DatasetView"], bool]) -> "DatasetView":
         """The samples of this view for which ``fn(sample_view)`` is true."""
-        if self.scalar:
-            raise TypeError("filter a range of samples, not one sample")
-        kept = [i for i in self.indices if fn(DatasetView(self.ds, i, True, self.prefix))]
-        return DatasetView(self.ds, kept, False, self.prefix)
+        indices = [self._indices] if self.scalar else self._indices
+        kept = [i for i in indices if fn(DatasetView(self.ds, i, True, self.prefix, self.lazy))]
+        return DatasetView(self.ds, kept, False, self.prefix, self.lazy)
 
-    def store(self, url: str, token: Any = None, **kwargs: Any) -> "Dataset":
-        """Write these samples as a new dataset at ``url``."""
-        return self.ds._store_samples(self.indices if not self.scalar else [self.indices], url, token, **kwargs)
+    def store(self, url: str, token: Any = None, **kwargs: Any) -> Any:
+        """Write these samples as a new dataset at ``url`` and return it."""
+        return self.ds.store_samples([self._indices] if self.scalar else list(self._indices), url, token, **kwargs)
+
+    def flush(self) -> None:
+        self.ds.flush()
+
+    commit = flush
+
+    def resize_shape(self, size: int) -> None:
+        """Resizes the dataset, not the view (as in Hub)."""
+        self.ds.resize_shape(size)
 
     def __repr__(self) -> str:
-        return f"DatasetView({self.ds.url!r}, {_describe(self.indices)})"
-
-
-def _flatten_values(value: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in value.items():
-        if isinstance(v, dict):
-            out.update(_flatten_values(v, f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _describe(indices: Any) -> str:
-    if isinstance(indices, range):
-        return f"{indices.start}:{indices.stop}" + (f":{indices.step}" if indices.step != 1 else "")
-    if isinstance(indices, Sequence) and not isinstance(indices, str) and len(indices) > 6:
-        return f"[{indices[0]}, {indices[1]}, ..., {indices[-1]}] ({len(indices)} samples)"
-    return str(indices)
+        return f"DatasetView({self.ds.url!r}, {indexing.describe(self._indices)})"

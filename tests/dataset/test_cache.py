@@ -103,8 +103,8 @@ def test_overwrites_through_a_small_cache_keep_the_last_value(url, open_ds):
 def test_small_cache_does_not_multiply_the_bytes_written(url, open_ds, monkeypatch):
     ds = open_ds(url, shape=(N,), schema=schema(), cache=CAPACITY)
     written = []
-    put = ds._store.put
-    monkeypatch.setattr(ds._store, "put", lambda key, data: (written.append(len(data)), put(key, data))[1])
+    put = ds._s.store.put
+    monkeypatch.setattr(ds._s.store, "put", lambda key, data: (written.append(len(data)), put(key, data))[1])
     for i in range(N):
         ds["image", i] = noise(i)
         ds["dyn", i] = vec(i)[: i % 64 + 1]

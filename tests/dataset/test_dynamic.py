@@ -93,7 +93,7 @@ BAD = [
     ("img", np.zeros((17, 4, 3), "uint8"), ["max_shape"]),
     ("img", np.zeros((4, 4, 4), "uint8"), ["shape"]),
     ("img", np.zeros((4, 4), "uint8"), ["dimensions"]),
-    ("img", np.zeros((4, 4, 3), "float32"), ["float32"]),
+    ("img", np.full((4, 4, 3), 0.5, "float32"), ["float32", "0.5"]),
     ("fixed", np.zeros((5, 5), "uint8"), ["(4, 4)"]),
     ("fixed", np.zeros((4, 4), "int64") + 256, ["uint8"]),
     ("num", [1, 2], ["(3,)"]),

@@ -92,12 +92,14 @@ def test_sample_is_a_dict_nested_like_the_schema(ds):
     assert ds[5].numpy()["a"]["b"] == 105
 
 
-def test_range_of_samples_computes_to_a_dict_of_slices(ds):
+def test_range_of_samples_computes_to_an_array_of_sample_dicts(ds):
     got = ds[2:5].compute()
-    np.testing.assert_array_equal(got["image"], np.stack([img(i) for i in range(2, 5)]))
-    np.testing.assert_array_equal(got["a"]["b"], [102, 103, 104])
-    assert isinstance(got["dyn"], list) and len(got["dyn"]) == 3
-    assert got["text"] == ["sample 2 ✓", "sample 3 ✓", "sample 4 ✓"]
+    assert isinstance(got, np.ndarray) and got.dtype == object and got.shape == (3,)
+    for j, i in enumerate(range(2, 5)):
+        np.testing.assert_array_equal(got[j]["image"], img(i))
+        assert got[j]["a"]["b"] == 100 + i and got[j]["text"] == f"sample {i} ✓"
+        np.testing.assert_array_equal(got[j]["dyn"], dyn(i))
+    assert ds[[4, 2]].compute()[0]["label"] == 4
 
 
 def test_sample_then_tensor(ds):
@@ -239,9 +241,29 @@ def test_assign_wrong_number_of_values_names_tensor_and_changes_nothing(ds):
     np.testing.assert_array_equal(ds["a/b", 0:3].compute(), [100, 101, 102])
 
 
-def test_assign_to_a_part_of_a_sample_is_refused(ds):
-    with pytest.raises(TypeError):
-        ds["image", 5, 0] = np.zeros(4, "uint8")
+def test_assign_to_a_part_of_a_sample(ds, reopen):
+    ds["image", 5, 0] = np.zeros(4, "uint8")
+    ds["image", 6, 1:3, 2] = 200
+    ds["dyn", 4][0] = -1
+    expect5, expect6, expect_dyn = img(5), img(6), dyn(4)
+    expect5[0] = 0
+    expect6[1:3, 2] = 200
+    expect_dyn[0] = -1
+    for d in (ds, reopen(ds, mode="r")):
+        np.testing.assert_array_equal(d["image", 5].compute(), expect5)
+        np.testing.assert_array_equal(d["image", 6].compute(), expect6)
+        np.testing.assert_array_equal(d["dyn", 4].compute(), expect_dyn)
+        np.testing.assert_array_equal(d["image", 6, 1:3].compute(), expect6[1:3])
+
+
+def test_a_bad_part_of_a_sample_changes_nothing(ds):
+    with pytest.raises(SampleError) as err:
+        ds["image", 5, 0] = 300
+    assert "'image'" in str(err.value) and "index 5" in str(err.value) and "300" in str(err.value)
+    with pytest.raises(SampleError):
+        ds["image", 5, 0] = np.zeros(7, "uint8")  # does not fit the row
+    with pytest.raises(SampleError):
+        ds["text", 1, 0] = "x"
     np.testing.assert_array_equal(ds["image", 5].compute(), img(5))
 
 
@@ -266,9 +288,9 @@ def test_whole_tensor_and_whole_dataset(ds, reopen):
     ds["label"] = np.arange(N)[::-1]
     ds["a", 2] = {"b": -2}
     everything = reopen(ds, mode="r").compute()
-    np.testing.assert_array_equal(everything["label"], np.arange(N)[::-1])
-    assert everything["a"]["b"][2] == -2 and everything["text"][0] == "sample 0 ✓"
-    assert len(everything["dyn"]) == N
+    assert len(everything) == N
+    assert [s["label"] for s in everything] == list(range(N))[::-1]
+    assert everything[2]["a"]["b"] == -2 and everything[0]["text"] == "sample 0 ✓"
 
 
 OUT_OF_RANGE = [

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import hubfs
-from hubfs.errors import DatasetClosedError, DatasetNotFoundError, NotADatasetError
+from hubfs.errors import DatasetClosedError, DatasetNotFoundError, NotADatasetError, ReadOnlyError
 from hubfs.schema import ClassLabel, Image, Text
 
 N = 12
@@ -39,15 +39,14 @@ def assert_sample(ds, j, i):
     assert ds["meta/name", j].compute() == f"n{i}"
 
 
-def test_unflushed_writes_are_not_visible_to_a_reader_until_flush(ds, open_ds):
+def test_a_reader_in_the_same_process_sees_unflushed_writes(ds, open_ds):
     ds.flush()
     ds["label", 0] = 1
     ds["meta/name", 0] = "changed"
     reader = open_ds(ds.url, mode="r")
-    assert reader["label", 0].compute() == 0
-    ds.flush()
-    reader = open_ds(ds.url, mode="r")
     assert reader["label", 0].compute() == 1 and reader["meta/name", 0].compute() == "changed"
+    with pytest.raises(ReadOnlyError):
+        reader["label", 0] = 2
 
 
 def test_close_writes_and_keeps_reads_working(ds, open_ds):
@@ -118,9 +117,18 @@ def test_copy_to_a_non_empty_place_is_refused(ds, other_url, open_ds, put_file, 
     assert_sample(ds, 2, 2)
 
 
-def test_rename(ds, open_ds, files):
+def test_rename_sets_the_name_as_in_hub(ds, open_ds):
+    assert ds.name is None
+    assert ds.rename("pets") is None
+    assert ds.name == "pets"
+    ds.close()
+    assert open_ds(ds.url, mode="r").name == "pets"
+    assert_sample(open_ds(ds.url, mode="r"), 3, 3)
+
+
+def test_move(ds, open_ds, files):
     old = ds.url
-    moved = ds.rename("renamed")
+    moved = ds.move("renamed")
     try:
         assert moved.url.rstrip("/").endswith("/renamed")
         assert moved.url.rsplit("/", 1)[0] == old.rsplit("/", 1)[0]
@@ -134,7 +142,7 @@ def test_rename(ds, open_ds, files):
         open_ds(old, mode="r")
     assert open_ds(moved.url, mode="r")["meta/name", 4].compute() == "n4"
     with pytest.raises(ValueError):
-        open_ds(moved.url, mode="r+").rename("a/b")
+        open_ds(moved.url, mode="r+").move("a/b")
 
 
 def test_filter_gives_a_view(ds):

@@ -6,6 +6,7 @@ C-order bytes, compressed or not). File codecs (text, npy, json, wav) live besid
 """
 from __future__ import annotations
 
+import json as _json  # not "json": hubfs.codecs.json is a submodule of this package
 import struct
 
 import numpy as np
@@ -28,7 +29,10 @@ def encode_sample(array: np.ndarray, compressor: str | None) -> bytes:
     if compressor in IMAGE_CODECS and array.size:
         return IMAGE_CODECS[compressor].encode(array)
     header = struct.pack(f"<B{array.ndim}I", array.ndim, *array.shape)
-    body = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    if array.dtype.kind == "O":
+        body = _encode_objects(array)
+    else:
+        body = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     if not body:
         return header
     return header + compress.compress(body, None if compressor in IMAGE_CODECS else compressor)
@@ -56,7 +60,40 @@ def decode_sample(data: bytes, compressor: str | None, dtype: np.dtype, ndim: in
     shape = struct.unpack_from(f"<{ndim}I", data, 1)
     body = data[1 + 4 * ndim:]
     raw = compress.decompress(body, None if compressor in IMAGE_CODECS else compressor) if body else b""
+    if dtype.kind == "O":
+        return _decode_objects(raw, shape)
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
         raise CodecError(f"sample holds {len(raw)} bytes, expected {expected} for shape {shape} of {dtype}")
     return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype, copy=False).reshape(shape)
+
+
+def _encode_objects(array: np.ndarray) -> bytes:
+    """An object array's items as a JSON list (str, numbers, bools, None and lists of them)."""
+    try:
+        return _json.dumps([_plain(v) for v in array.reshape(-1).tolist()], ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"object samples hold str, numbers, bools, None and lists of them: {exc}") from None
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, str):
+        value.encode("utf-8")  # a lone surrogate fails here, not in the store
+    return value
+
+
+def _decode_objects(raw: bytes, shape: tuple) -> np.ndarray:
+    try:
+        items = _json.loads(raw.decode("utf-8")) if raw else []
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CodecError(f"object sample is not valid JSON: {exc}") from None
+    out = np.empty(len(items), dtype=object)
+    for j, item in enumerate(items):
+        out[j] = item
+    if out.size != int(np.prod(shape)):
+        raise CodecError(f"object sample holds {out.size} items, expected {int(np.prod(shape))} for shape {shape}")
+    return out.reshape(shape)

@@ -399,7 +399,9 @@ class Dataset:
         """The value of sample ``i`` of ``key`` (the caller owns it)."""
         self._readable()
         with self._s.lock:
-            return self._engine(key).read(self._index(key, i))
+            value = self._engine(key).read(self._index(key, i))
+        # one element reads as it (a numpy scalar, a str, an object), not as a 0-d array
+        return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
     def read_many(self, key: str, indices: Any) -> Any:
         """Values of samples ``indices``: one array for fixed shapes, else a list."""
@@ -410,7 +412,7 @@ class Dataset:
                 return engine.read_range(indices.start, indices.stop)
             values = [engine.read(self._index(key, i)) for i in indices]
         t = engine.type
-        if t.is_dynamic or t.is_text or t.dtype.kind == "O":
+        if t.is_dynamic or t.is_text:
             return values
         return np.stack(values) if values else np.zeros((0,) + t.shape, t.dtype)
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from hubfs.codecs import IMAGE_CODECS, SAMPLE_COMPRESSORS
-from hubfs.errors import SchemaError, WrongShape
+from hubfs.errors import SchemaError, SchemaTypeError, WrongShape
 
 Shape = tuple  # of int | None
 
@@ -26,12 +26,14 @@ MAX_SAMPLES_PER_SHARD = 4096
 def _parse_shape(shape: Any, what: str) -> Shape:
     if shape is None:
         return ()
-    if isinstance(shape, (int, np.integer)):
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
-    try:
-        dims = tuple(None if d is None else int(d) for d in shape)
-    except (TypeError, ValueError) as exc:
-        raise SchemaError(f"{what} must be a tuple of ints or None, not {shape!r}") from exc
+    if not isinstance(shape, (tuple, list)):
+        raise SchemaTypeError(f"{what} of {type(shape).__name__} is not supported: a tuple of ints or None, not {shape!r}")
+    for d in shape:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))):
+            raise SchemaTypeError(f"{what} can't have {type(d).__name__} in its dimension: {shape!r}")
+    dims = tuple(None if d is None else int(d) for d in shape)
     if any(d is not None and d < 0 for d in dims):
         raise SchemaError(f"{what} {dims} has a negative dimension")
     return dims
@@ -41,7 +43,7 @@ class Tensor:
     """An n-dimensional array per sample; ``None`` dims are dynamic, bounded by ``max_shape`` if given."""
 
     kind = "Tensor"
-    file_format = "npy"
+    default_file_format = "npy"
     default_compressor: str | None = "lz4"
     default_shape: Shape = (None,)
     default_dtype = "int64"
@@ -63,8 +65,8 @@ class Tensor:
             dt = np.dtype(dtype)
         except TypeError as exc:
             raise SchemaError(f"{self.kind}: {dtype!r} is not a dtype") from exc
-        if dt.kind not in "biuf" and dt.kind != "c":
-            raise SchemaError(f"{self.kind}: dtype {dt} is not numeric or bool")
+        if dt.kind not in "biufcUSO":
+            raise SchemaError(f"{self.kind}: dtype {dt} is not numeric, bool, a NumPy string or object")
         return dt
 
     def _parse_max_shape(self, max_shape: Any) -> Shape | None:
@@ -110,9 +112,14 @@ class Tensor:
         return False
 
     @property
+    def file_format(self) -> str:
+        """The mount's file of a sample: .npy, or .json for object samples (which .npy holds only pickled)."""
+        return "json" if self.dtype.kind == "O" else self.default_file_format
+
+    @property
     def layout(self) -> str:
         """'chunked' (many samples per compressed chunk) or 'samples' (one byte range per sample)."""
-        if self.is_dynamic or self.is_text or self.compressor in IMAGE_CODECS:
+        if self.is_dynamic or self.is_text or self.compressor in IMAGE_CODECS or self.dtype.kind in "USO":
             return "samples"
         return "chunked"
 
@@ -169,6 +176,10 @@ class Tensor:
         return arr
 
     def _as_array(self, value: Any) -> np.ndarray:
+        if self.dtype.kind == "O" and not self.shape and not isinstance(value, np.ndarray):
+            one = np.empty((), dtype=object)  # one object per sample: a list is that object, not an array
+            one[()] = value
+            return one
         try:
             return np.asarray(value, dtype=object if self.dtype.kind == "O" else None)
         except ValueError as exc:  # ragged nested lists
@@ -208,8 +219,28 @@ class Tensor:
         return hash((self.kind, self.shape, str(self.dtype)))
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.to_json().items() if k != "type" and v is not None)
-        return f"{self.kind}({args})"
+        """As Hub printed it: ``Image(shape=(28, 28), dtype='uint8')``, max_shape when it differs, then the
+        type's own options; a compressor other than the type's default (hubfs's own option) comes last."""
+        parts = [f"shape={self._repr_shape()}", f"dtype={self._repr_dtype()}"]
+        max_shape = self._repr_max_shape()
+        if max_shape is not None and max_shape != self._repr_shape():
+            parts.append(f"max_shape={max_shape}")
+        parts += self._repr_extra()
+        if self.compressor != self.default_compressor:
+            parts.append(f"compressor={self.compressor!r}")
+        return f"{self.kind}({', '.join(parts)})"
+
+    def _repr_shape(self) -> tuple:
+        return self.shape
+
+    def _repr_max_shape(self) -> tuple | None:
+        return self.max_shape
+
+    def _repr_dtype(self) -> str:
+        return f"'{self.dtype}'"
+
+    def _repr_extra(self) -> list[str]:
+        return []
 
 
 def _floor_pow2(n: int) -> int:
@@ -289,12 +320,16 @@ class Primitive(Tensor):
     def __init__(self, dtype: Any = "int64", chunks: Any = None, compressor: Any = _DEFAULT):
         super().__init__(shape=(), dtype=dtype, chunks=chunks, compressor=compressor)
 
-    def coerce(self, value: Any) -> Any:
-        return super().coerce(value)
+    def __repr__(self) -> str:
+        return f"'{self.dtype}'"  # Hub printed a Primitive as its dtype
 
 
 class _Classes:
-    """Class names shared by ClassLabel and Segmentation: ``num_classes`` | ``names`` | ``names_file``."""
+    """Class names shared by ClassLabel and Segmentation: ``num_classes`` | ``names`` | ``names_file``.
+
+    ``class_names`` are the names given (None for ``num_classes``); ``names`` is Hub's list, which for
+    ``num_classes=3`` is ``['0', '1', '2']``.
+    """
 
     def _init_classes(self, num_classes: Any, names: Any, names_file: Any) -> None:
         given = [x is not None for x in (num_classes, names, names_file)]
@@ -303,58 +338,95 @@ class _Classes:
         if names_file is not None:
             with open(names_file, encoding="utf-8") as f:
                 names = [line.strip() for line in f if line.strip()]
-        self.names: list[str] | None = [str(n) for n in names] if names is not None else None
-        if self.names is not None:
-            if len(set(self.names)) != len(self.names):
+        self.class_names: list[str] | None = [str(n) for n in names] if names is not None else None
+        if self.class_names is not None:
+            if len(set(self.class_names)) != len(self.class_names):
                 raise SchemaError(f"{self.kind}: class names are not unique")
-            num_classes = len(self.names)
+            num_classes = len(self.class_names)
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))):
+            raise SchemaTypeError(f"{self.kind}: num_classes must be an int, not {num_classes!r}")
         self.num_classes: int | None = int(num_classes) if num_classes is not None else None
         if self.num_classes is not None and self.num_classes < 1:
             raise SchemaError(f"{self.kind}: num_classes must be at least 1")
 
+    @property
+    def names(self) -> list[str]:
+        if self.class_names is not None:
+            return list(self.class_names)
+        return [str(i) for i in range(self.num_classes or 0)]
+
     def str2int(self, name: str) -> int:
-        if self.names is None or name not in self.names:
-            raise ValueError(f"{name!r} is not a class name" + (f"; classes are {self.names}" if self.names else ""))
-        return self.names.index(name)
+        if self.class_names is None or name not in self.class_names:
+            raise ValueError(f"{name!r} is not a class name" + (f"; classes are {self.class_names}" if self.class_names else ""))
+        return self.class_names.index(name)
 
     def int2str(self, label: int) -> str:
-        if self.names is None:
+        if self.class_names is None:
             return str(int(label))
-        return self.names[int(label)]
+        return self.class_names[int(label)]
 
     def _range_text(self) -> str:
-        return f"0..{self.num_classes - 1}" + (f" or one of {self.names}" if self.names else "")
+        return f"0..{self.num_classes - 1}" + (f" or one of {self.class_names}" if self.class_names else "")
 
     def _classes_json(self) -> dict:
-        return {"num_classes": self.num_classes, "names": self.names}
+        return {"num_classes": self.num_classes, "names": self.class_names}
+
+    def _repr_extra(self) -> list[str]:
+        out = [f"names={self.class_names}"] if self.class_names is not None else []
+        return out + ([f"num_classes={self.num_classes}"] if self.num_classes is not None else [])
 
 
 class ClassLabel(_Classes, Tensor):
-    """An integer class per sample; write ints or names, read ints or (``label_name=True``) names."""
+    """An integer class per sample, or ``shape=(N,)`` / ``(None,)`` of them; write ints or names, read
+    ints or (``label_name=True``) names. Labels are int64 (Hub's default was uint8)."""
 
     kind = "ClassLabel"
-    file_format = "txt"
 
-    def __init__(self, num_classes: int | None = None, names: Iterable[str] | None = None,
-                 names_file: str | None = None, chunks: Any = None, compressor: Any = _DEFAULT):
+    def __init__(self, shape: Any = (), dtype: Any = "int64", max_shape: Any = None, num_classes: int | None = None,
+                 names: Iterable[str] | None = None, names_file: str | None = None, chunks: Any = None,
+                 compressor: Any = _DEFAULT):
         self._init_classes(num_classes, names, names_file)
-        Tensor.__init__(self, shape=(), dtype="int64", chunks=chunks, compressor=compressor)
+        if self.num_classes is None:
+            raise SchemaError("ClassLabel: give num_classes, names or names_file")
+        Tensor.__init__(self, shape=shape, dtype=dtype, max_shape=max_shape, chunks=chunks, compressor=compressor)
+        if len(self.shape) not in (0, 1):
+            raise SchemaError(f"ClassLabel: shape must be (), (N,) or (None,), not {self.shape}")
+        if self.dtype.kind not in "iu":
+            raise SchemaError(f"ClassLabel: dtype must be an integer type, not {self.dtype}")
 
-    def coerce(self, value: Any) -> Any:
+    @property
+    def file_format(self) -> str:  # type: ignore[override]
+        return "txt" if not self.shape else "json"  # one label a line of text; several a JSON list
+
+    def _label(self, value: Any) -> int:
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
         if isinstance(value, bytes):
             value = value.decode("utf-8", "strict")
         if isinstance(value, str):
             try:
-                return np.asarray(self.str2int(value), dtype=np.int64)
+                return self.str2int(value)
             except ValueError as exc:
                 raise ValueError(f"{exc}; valid labels are {self._range_text()}") from None
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise ValueError(f"a class label is an int or a class name, not {type(value).__name__}")
-        if self.num_classes is not None and not 0 <= int(value) < self.num_classes:
+        if not 0 <= int(value) < self.num_classes:
             raise ValueError(f"label {int(value)} is outside the valid range {self._range_text()}")
-        return np.asarray(int(value), dtype=np.int64)
+        return int(value)
+
+    def coerce(self, value: Any) -> Any:
+        if not self.shape:
+            return np.asarray(self._label(value), dtype=self.dtype)
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+            labels = value
+            bad = (labels < 0) | (labels >= self.num_classes)
+            if bad.any():
+                self._label(int(labels[bad][0]))  # raises, naming it
+        elif isinstance(value, (str, bytes)) or np.ndim(value) == 0:
+            raise WrongShape(f"expected {len(self.shape)} dimensions {self._shape_text()}, got one label")
+        else:
+            labels = [self._label(v) for v in value]
+        return Tensor.coerce(self, np.asarray(labels, dtype=self.dtype))
 
     def _extra_json(self) -> dict:
         return self._classes_json()
@@ -395,6 +467,11 @@ class Text(Tensor):
                 raise ValueError(f"text is not valid UTF-8: {exc}") from None
         if not isinstance(value, str):
             raise ValueError(f"expected str, got {type(value).__name__}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"text holds a lone surrogate {value[exc.start]!r} at character {exc.start}, "
+                             f"which no Unicode encoding can store") from None
         limit = (self.max_shape or self.shape)[0]
         if limit is not None and len(value) > limit:
             raise ValueError(f"text of {len(value)} characters exceeds max_shape ({limit},)")
@@ -407,21 +484,42 @@ class Text(Tensor):
 
 
 class Image(Tensor):
-    """An image (H, W) or (H, W, C); stored as PNG by default, so the mount serves it as stored."""
+    """An image (H, W) or (H, W, C) of uint8 or uint16; stored as PNG by default, so the mount serves it
+    as stored. Shapes and dtypes PNG cannot hold (uint16 colour) are stored lz4, as Hub stored them."""
 
     kind = "Image"
     default_compressor = "png"
     default_shape = (None, None, None)
     default_dtype = "uint8"
+    dtypes = ("uint8", "uint16")
+
+    def __init__(self, shape: Any = _DEFAULT, dtype: Any = _DEFAULT, max_shape: Any = None,
+                 chunks: Any = None, compressor: Any = _DEFAULT):
+        if compressor is _DEFAULT:
+            dims = _parse_shape(self.default_shape if shape is _DEFAULT else shape, "shape")
+            dt = np.dtype(self.default_dtype if dtype is _DEFAULT else dtype)
+            if len(dims) in (2, 3) and IMAGE_CODECS["png"].check(dims, dt):
+                compressor = "lz4"
+        super().__init__(shape=shape, dtype=dtype, max_shape=max_shape, chunks=chunks, compressor=compressor)
 
     @property
     def file_format(self) -> str:  # type: ignore[override]
-        return "jpg" if self.compressor == "jpeg" else "png"
+        if self.compressor == "jpeg":
+            return "jpg"
+        return "png" if not IMAGE_CODECS["png"].check(self.shape, self.dtype) else "npy"
 
     def _check(self) -> None:
         if len(self.shape) not in (2, 3):
             raise SchemaError(f"{self.kind}: shape must be (height, width) or (height, width, channels), not {self.shape}")
+        if str(self.dtype) not in self.dtypes:
+            raise SchemaError(f"{self.kind}: dtype must be one of {', '.join(self.dtypes)}, not {self.dtype}")
         super()._check()
+
+    def coerce(self, value: Any) -> Any:
+        arr = super().coerce(value)
+        if arr.size == 0:
+            raise WrongShape(f"an image needs at least one pixel, not shape {arr.shape}")
+        return arr
 
 
 class Mask(Image):
@@ -430,6 +528,10 @@ class Mask(Image):
     kind = "Mask"
     default_shape = (None, None, 1)
     default_dtype = "bool"
+    dtypes = ("bool",)
+
+    def _repr_dtype(self) -> str:
+        return "'bool'"
 
 
 class Segmentation(_Classes, Image):
@@ -444,6 +546,10 @@ class Segmentation(_Classes, Image):
         self._init_classes(num_classes, names, names_file)
         Image.__init__(self, shape=shape, dtype=dtype, max_shape=max_shape, chunks=chunks, compressor=compressor)
 
+    def get_segmentation_classes(self) -> list[str]:
+        """The class names (Hub's)."""
+        return self.names
+
     def _extra_json(self) -> dict:
         return self._classes_json()
 
@@ -456,6 +562,11 @@ class BBox(Tensor):
     default_shape = (4,)
     default_dtype = "float64"
 
+    def _check(self) -> None:
+        if len(self.shape) not in (1, 2) or self.shape[-1] != 4:
+            raise SchemaError(f"BBox: shape must be (4,), (N, 4) or (None, 4), not {self.shape}")
+        super()._check()
+
 
 class Polygon(Tensor):
     """A list of (x, y) points; the mount shows it as JSON."""
@@ -464,6 +575,11 @@ class Polygon(Tensor):
     file_format = "json"
     default_shape = (None, 2)
     default_dtype = "int32"
+
+    def _check(self) -> None:
+        if len(self.shape) != 2 or self.shape[-1] != 2:
+            raise SchemaError(f"Polygon: shape must be (N, 2) or (None, 2), not {self.shape}")
+        super()._check()
 
 
 class Audio(Tensor):
@@ -487,6 +603,9 @@ class Audio(Tensor):
     def _extra_json(self) -> dict:
         return {"sample_rate": self.sample_rate}
 
+    def _repr_extra(self) -> list[str]:
+        return [f"sample_rate={self.sample_rate}"] if self.sample_rate is not None else []
+
 
 class Video(Tensor):
     """Frames (T, H, W, C) per sample."""
@@ -497,22 +616,48 @@ class Video(Tensor):
 
 
 class Sequence(Tensor):
-    """A variable-length sequence of a numeric dtype or of fixed-shape ``Tensor`` items."""
+    """A sequence (``shape=(None,)`` for any length) of a dtype, of a schema type (``dtype=Image(...)``:
+    each sample is the items stacked) or of a dict of them (each key becomes a tensor ``seq/key`` of
+    sequences, so ``ds["seq", 0, "key"]`` reads one)."""
 
     kind = "Sequence"
 
     def __init__(self, shape: Any = (None,), max_shape: Any = None, dtype: Any = "float64",
                  chunks: Any = None, compressor: Any = _DEFAULT):
+        self.outer_shape: Shape = _parse_shape(shape, "shape")
+        self.outer_max: Shape | None = _parse_shape(max_shape, "max_shape") if max_shape is not None else None
+        self.item: Any = dtype  # what each element is, for flatten() and repr
         inner_shape: Shape = ()
-        if isinstance(dtype, Tensor):
-            if dtype.kind not in ("Tensor", "Primitive", "Sequence") or dtype.is_dynamic:
-                raise SchemaError(f"Sequence: items must be numeric with a fixed shape, not {dtype!r}")
-            inner_shape, dtype = dtype.shape, dtype.dtype
-        outer = _parse_shape(shape, "shape")
-        outer_max = _parse_shape(max_shape, "max_shape") if max_shape is not None else None
-        super().__init__(shape=outer + inner_shape, dtype=dtype,
-                         max_shape=None if outer_max is None else outer_max + inner_shape,
+        inner_max: Shape | None = ()
+        if isinstance(dtype, Mapping):
+            flatten(dtype)  # check the nested schema now; its tensors are made by flatten()
+            dtype = "uint8"
+        elif isinstance(dtype, Tensor):
+            if dtype.is_text:
+                raise SchemaError("Sequence: use a Text-free item; a sequence of texts is not supported")
+            inner_shape, inner_max, dtype = dtype.shape, dtype.max_shape, dtype.dtype
+        outer_max = self.outer_max if self.outer_max is not None else \
+            (self.outer_shape if None not in self.outer_shape else None)
+        full_max = None if outer_max is None or inner_max is None else outer_max + inner_max
+        super().__init__(shape=self.outer_shape + inner_shape, dtype=dtype, max_shape=full_max,
                          chunks=chunks, compressor=compressor)
+
+    @property
+    def is_group(self) -> bool:
+        """A sequence of a dict: not a tensor itself, its keys are."""
+        return isinstance(getattr(self, "item", None), Mapping)
+
+    def _repr_shape(self) -> tuple:
+        return getattr(self, "outer_shape", self.shape)
+
+    def _repr_max_shape(self) -> tuple | None:
+        return getattr(self, "outer_max", self.max_shape)
+
+    def _repr_dtype(self) -> str:
+        item = getattr(self, "item", None)
+        if isinstance(item, (Tensor, Mapping)):
+            return repr(item)
+        return f"'{self.dtype}'"
 
 
 TYPES: dict[str, type[Tensor]] = {t.kind: t for t in (Tensor, Primitive, ClassLabel, Text, Image, Mask, Segmentation,
@@ -527,14 +672,17 @@ def type_from_json(doc: Mapping[str, Any]) -> Tensor:
     obj = cls.__new__(cls)
     obj.shape = tuple(doc["shape"])
     obj.dtype = np.dtype("uint8") if doc["dtype"] == TEXT_DTYPE else np.dtype(doc["dtype"])
+    obj.shape = tuple(obj.shape)
     obj.max_shape = tuple(doc["max_shape"]) if doc.get("max_shape") is not None else None
     obj.chunks = doc.get("chunks")
     obj.compressor = doc.get("compressor")
     if "names" in doc or "num_classes" in doc:
-        obj.names = doc.get("names")
+        obj.class_names = doc.get("names")
         obj.num_classes = doc.get("num_classes")
     if cls is Audio:
         obj.sample_rate = doc.get("sample_rate")
+    if cls is Sequence:
+        obj.item = obj.dtype
     return obj
 
 
@@ -544,11 +692,14 @@ def flatten(schema: Mapping[str, Any], prefix: str = "") -> dict[str, Tensor]:
         raise SchemaError("a schema is a non-empty dict of tensor names to schema types")
     out: dict[str, Tensor] = {}
     for name, value in schema.items():
-        if not isinstance(name, str) or not name or "/" in name or name.startswith(".") or name.isdigit():
-            raise SchemaError(f"bad tensor name {name!r}: a non-empty string without '/', not starting with '.', not a number")
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+            raise SchemaError(f"bad tensor name {name!r}: a non-empty string without '/', not '.' or '..'")
         key = f"{prefix}{name}"
         if isinstance(value, Mapping):
             out.update(flatten(value, key + "/"))
+        elif isinstance(value, Sequence) and value.is_group:
+            for sub, t in flatten(value.item, key + "/").items():
+                out[sub] = Sequence(value.outer_shape, value.outer_max, t, compressor=value.compressor)
         elif isinstance(value, Tensor):
             out[key] = value
         elif isinstance(value, (str, np.dtype, type)):

@@ -158,8 +158,10 @@ class TensorView(_Lazy):
         return (len(self._indices),) + tuple(self.ds.tensor_type(self.key).shape)
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.ds.tensor_type(self.key).dtype
+    def dtype(self) -> Tensor:
+        """The tensor's schema type (``ClassLabel(...)``, ``Image(...)``), as in Hub; its NumPy dtype is
+        ``.dtype.dtype``."""
+        return self.ds.tensor_type(self.key)
 
     def __repr__(self) -> str:
         inner = "".join(f"[{s!r}]" for s in self.inner)

@@ -64,7 +64,7 @@ class _Format:
         if self.ext == "txt":
             if isinstance(value, str):
                 return text.encode(value)
-            return text.encode_label(int(value), getattr(t, "names", None))
+            return text.encode_label(int(value), getattr(t, "class_names", None))
         if self.ext == "json":
             return json_codec.encode(value)
         if self.ext == "wav":
@@ -80,7 +80,7 @@ class _Format:
             if self.ext == "txt":
                 if t.is_text:
                     return text.decode(data)
-                return text.decode_label(data, getattr(t, "names", None))
+                return text.decode_label(data, getattr(t, "class_names", None))
             if self.ext == "json":
                 return json_codec.decode(data)
             if self.ext == "wav":

@@ -14,6 +14,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || pkgs+=(python3-venv)
 command -v git >/dev/null || pkgs+=(git)
 if [ "$with_test" = 1 ]; then
   command -v npm >/dev/null || pkgs+=(nodejs npm)
+  command -v rsync >/dev/null || pkgs+=(rsync)  # the mount tests copy with rsync -a (temp file + rename)
 fi
 if [ ${#pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

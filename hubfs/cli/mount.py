@@ -1,4 +1,4 @@
-"""``hubfs mount | unmount | info``: serve a dataset as a folder of ordinary files, and describe one."""
+"""``hubfs mount | unmount | status | info``: serve a dataset as a folder of ordinary files, and describe one."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +40,11 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("mountpoint")
     p.set_defaults(func=cmd_unmount)
 
+    p = sub.add_parser("status", help="what a mount serves: dataset, mode, version, pending writes, recent refusals")
+    p.add_argument("mountpoint")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
     p = sub.add_parser("info", help="describe a dataset: length, tensors, their files in a mount")
     p.add_argument("url")
     p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
@@ -59,10 +64,44 @@ def _token(path: str | None) -> str | None:
 def cmd_mount(args: argparse.Namespace) -> int:
     from hubfs.fuse.mount import mount
 
+    from hubfs.fuse.mount import log_of
+
     pid = mount(args.url, args.mountpoint, read_only=args.read_only, cache=args.cache, token=_token(args.token),
                 foreground=args.foreground)
     if not args.foreground:
         print(f"mounted {args.url} on {args.mountpoint} (process {pid}); `hubfs unmount {args.mountpoint}` to stop")
+        print(f"refused writes: {args.mountpoint}/.hubfs/errors.log, `hubfs status {args.mountpoint}`; "
+              f"log: {log_of(args.mountpoint)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hubfs.errors import MountError
+    from hubfs.fuse.mount import canonical, mounted
+
+    mp = canonical(args.mountpoint)
+    if mounted(mp) != "fuse.hubfs":
+        raise MountError(f"no hubfs mount at {mp}")
+    try:
+        with open(os.path.join(mp, ".hubfs", "status.json")) as f:
+            status = json.load(f)
+        with open(os.path.join(mp, ".hubfs", "errors.log"), errors="replace") as f:
+            errors = f.read().splitlines()
+    except OSError as exc:
+        raise MountError(f"the mount at {mp} does not answer: {exc.strerror}") from None
+    status["recent_errors"] = errors[-5:]
+    if args.json:
+        json.dump(status, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{mp}: {status['url']} ({status['length']} samples), {status['mode']}, hubfs {status['hubfs_version']}")
+    print(f"  open for writing: {len(status['open_for_writing'])}, uncommitted: {len(status['uncommitted'])}, "
+          f"scratch files: {len(status['scratch_files'])}")
+    for path in status["uncommitted"]:
+        print(f"    uncommitted {path}")
+    print(f"  refusals: {status['errors']} (in {mp}/.hubfs/errors.log); log: {status['log']}")
+    for line in errors[-5:]:
+        print(f"    {line}")
     return 0
 
 

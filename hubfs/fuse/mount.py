@@ -25,6 +25,7 @@ from typing import Any
 from hubfs.errors import MountError, ReadOnlyError
 
 READY = b"ready\n"
+REFUSED = b"refused: "  # then one line: why the server could not open the dataset
 FLUSH_FAILED = "flush at unmount failed"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 120.0
@@ -47,6 +48,11 @@ def canonical(mountpoint: str) -> str:
 
 def _record_path(mountpoint: str, suffix: str = ".json") -> str:
     return os.path.join(state_dir(), hashlib.sha1(mountpoint.encode()).hexdigest()[:16] + suffix)
+
+
+def log_of(mountpoint: str) -> str:
+    """The server log of the mount at ``mountpoint`` (refusals with their reasons, failed flushes)."""
+    return _record_path(canonical(mountpoint), ".log")
 
 
 def _read_record(mountpoint: str) -> dict | None:
@@ -131,19 +137,25 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
         url = os.path.abspath(url)  # the server may outlive this folder as its working directory
     if is_stale(mp):
         clear_stale(mp)
+    if not os.path.lexists(mp):
+        raise MountError(errno.ENOENT, f"mountpoint {mp} does not exist; create the folder first")
     if not os.path.isdir(mp):
         raise MountError(errno.ENOTDIR, f"mountpoint {mp} is not a folder")
     if mounted(mp) is not None:
         raise MountError(errno.EBUSY, f"{mp} is already a mountpoint; `hubfs unmount {mp}` first")
+    if os.listdir(mp):
+        raise MountError(errno.ENOTEMPTY, f"mountpoint {mp} is not empty; mounting would hide its files")
     options = {"url": url, "mountpoint": mp, "read_only": read_only, "cache": cache, "token": token}
     if foreground:
         _write_record(mp, os.getpid(), url=url, read_only=read_only)
+        options["log"] = None  # the log is this process's stderr
         try:
             serve(options)
         finally:
             _forget(mp)
         return 0
-    log_path = _record_path(mp, ".log")
+    log_path = log_of(mp)
+    options["log"] = log_path
     read_fd, write_fd = os.pipe()
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
@@ -158,6 +170,8 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+        if status.startswith(REFUSED):  # the server said why in one line (no dataset there, locked, ...)
+            raise MountError(errno.EIO, f"cannot mount {url}: {status[len(REFUSED):].decode(errors='replace').strip()}")
         raise MountError(errno.EIO, f"mounting {url} on {mp} failed: {_tail(log_path) or status.decode(errors='replace')}")
     _write_record(mp, proc.pid, url=url, log=log_path, read_only=read_only)
     _tune_read_ahead(mp)
@@ -274,8 +288,17 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
     from hubfs.fuse.ops import FUSE, Operations
     from hubfs.fuse.view import View
 
+    from hubfs.errors import HubfsError
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    ds = open_dataset(options["url"], options.get("read_only", False), options.get("cache"), options.get("token"))
+    try:
+        ds = open_dataset(options["url"], options.get("read_only", False), options.get("cache"), options.get("token"))
+    except HubfsError as exc:
+        if ready_fd is None:
+            raise
+        os.write(ready_fd, REFUSED + " ".join(str(exc).split()).encode() + b"\n")
+        os.close(ready_fd)
+        sys.exit(1)
 
     def ready() -> None:
         if ready_fd is not None:
@@ -283,6 +306,7 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
             os.close(ready_fd)
 
     view = View(ds)
+    view.log_path = options.get("log")
     # No default_permissions: the kernel would check every open with a getattr, and a name it still holds
     # for a file that lost its value (a failed create) could then not be opened to write it again. Only the
     # mounting user reaches the mount anyway; read-only is enforced by `ro` and the view (EROFS).

@@ -30,6 +30,7 @@ log = logging.getLogger("hubfs.fuse")
 
 CACHE_TIMEOUT = 300.0  # seconds the kernel trusts attributes and names; changes made here invalidate them
 READ_AHEAD = 1 << 20
+RENAME_SETTLE = 0.05  # seconds after a rename before its new name is invalidated again (see rename)
 FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3  # open(O_TRUNC) arrives as one open, not setattr(size=0) + open
 FUSE_CAP_READDIRPLUS = 1 << 13
 FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
@@ -55,6 +56,10 @@ ERRNO_TABLE: tuple[tuple[type[BaseException], int], ...] = (
 )
 
 
+# Answers that are part of ordinary use (a probe for a missing name, mkdir -p of a sample): not kept as refusals.
+QUIET = frozenset({errno.ENOENT, errno.EEXIST})
+
+
 def errno_of(exc: BaseException) -> int:
     """The errno an exception becomes at the FUSE boundary; EIO for anything unexpected."""
     for cls, code in ERRNO_TABLE:
@@ -75,9 +80,12 @@ def _translated(method: Callable) -> Callable:
             raise  # a deliberate answer (ENOSYS), not an error
         except Exception as exc:
             code = errno_of(exc)
-            level = logging.DEBUG if code == errno.ENOENT else logging.WARNING
-            log.log(level, "%s%r -> %s: %s", method.__name__, args[:1], errno.errorcode.get(code, code), exc,
-                    exc_info=code == errno.EIO)
+            level = logging.DEBUG if code in QUIET else logging.WARNING
+            name = errno.errorcode.get(code, code)
+            log.log(level, "%s%r -> %s: %s", method.__name__, args[:1], name, exc, exc_info=code == errno.EIO)
+            if code not in QUIET:
+                path = args[0] if args and isinstance(args[0], str) else "?"
+                self.view.note_error(f"{method.__name__} {path}: {name}: {exc}")
             raise mfusepy.FuseOSError(code) from exc
 
     handler.__name__ = method.__name__
@@ -161,10 +169,11 @@ class Operations(mfusepy.Operations):
     # -- files --------------------------------------------------------------------------------------
     def _opened(self, handle: Any, fi: Any) -> int:
         fi.fh = handle.fh
-        # On a writable mount every file bypasses the page cache, so each open reads its own snapshot: a
-        # writer's open(O_TRUNC) makes the kernel drop an inode's pages and size, and a reader sharing them
-        # could see a mix of old, new and nothing. Read-only mounts never change: the kernel keeps pages
-        # across opens there (kernel_cache), which makes repeated reads several times faster.
+        # On a writable mount every file bypasses the page cache, so each open reads its own snapshot. The
+        # kernel keeps one inode (pages and size) per path under libfuse's high-level API: a writer's
+        # open(O_TRUNC) zeroes the size that readers share, and pages a reader of the old value brings in
+        # after a change would mix into a new reader's file (tried: keep_cache with invalidation tears
+        # reads under concurrent rewrites). Read-only mounts never change: pages are kept across opens.
         if not self.view.read_only or handle.node.kind == "meta_file":
             fi.direct_io = 1
         return 0
@@ -239,12 +248,38 @@ class Operations(mfusepy.Operations):
         self.view.rmdir(path)
         return 0
 
-    rename = _refuse(errno.EPERM, "rename")
+    @_translated
+    def rename(self, old: str, new: str, flags: int = 0) -> int:
+        self.view.rename(old, new, flags)
+        # libfuse moves its node to the new name only after this returns, so the invalidation the view just
+        # queued may reach the replaced file instead; the moved file (the temporary one) must drop its size
+        # and pages too, or readers see the temp file's length: invalidate the new name again shortly.
+        timer = threading.Timer(RENAME_SETTLE, self._invalidations.put, (new,))
+        timer.daemon = True
+        timer.start()
+        return 0
+
+    @_translated
+    def chmod(self, path: str, mode: int) -> int:
+        """Accepted and ignored (cp -p, cp -a, rsync -a, tar x, install): modes are the mount's."""
+        self._settable(path)
+        return 0
+
+    @_translated
+    def chown(self, path: str, uid: int, gid: int) -> int:
+        """Accepted and ignored, as chmod: owners are the mounting user's."""
+        self._settable(path)
+        return 0
+
+    def _settable(self, path: str | None) -> None:
+        if path is not None:  # None: through a handle whose file was removed
+            self.view.resolve(path)
+        if self.view.read_only:
+            raise mfusepy.FuseOSError(errno.EROFS)
+
     link = _refuse(errno.EPERM, "link")
     symlink = _refuse(errno.EPERM, "symlink")
     mknod = _refuse(errno.EPERM, "mknod")
-    chmod = _refuse(errno.EPERM, "chmod")
-    chown = _refuse(errno.EPERM, "chown")
     # No getxattr/listxattr/setxattr/access/opendir: left out, libfuse answers ENOSYS once and the kernel
     # stops asking (implementing getxattr, even as ENODATA, doubles the up-calls of `ls -l`). opendir must
     # not answer ENOSYS: libfuse 3.14's readdir then dereferences a missing directory handle (segfault).
@@ -258,6 +293,11 @@ class FUSE(mfusepy.FUSE):
     would cost one lookup up-call per entry; libfuse < 3.17.1 also drops the attributes of entries whose
     offset is 0, so entries carry real offsets.
     """
+
+    def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
+        # mfusepy drops the flags: RENAME_NOREPLACE (mv -n, renameat2) must reach the view.
+        return self.operations.rename(old.decode(self.encoding, self.errors), new.decode(self.encoding, self.errors),
+                                      flags)
 
     def truncate_fuse_3(self, path: bytes | None, length: int, fip: Any) -> int:
         # mfusepy drops the file info here, so ftruncate() would not reach the open handle's buffer.

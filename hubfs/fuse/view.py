@@ -18,7 +18,7 @@ import json
 import os
 import stat
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -34,6 +34,9 @@ BLOCK_SIZE = 1 << 20  # st_blksize: tools read and copy in 1 MiB blocks
 ENCODED_CACHE_BYTES = 32 << 20  # encoded .txt/.npy/.json/.wav files kept between stat and open
 RECENT_FILES, RECENT_BYTES = 8, 64 << 20  # files read by path (no handle) kept whole, so a large file's
                                           # 1 MiB reads fetch and encode it once
+SCRATCH_BYTES = 1 << 30  # all scratch files together (temp files of sed -i, rsync, atomic saves): ENOSPC past it
+RECENT_ERRORS = 200  # refusals kept for .hubfs/errors.log
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 DIR_MODE = stat.S_IFDIR | 0o755
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -56,6 +59,25 @@ class _Format:
         self.image_codec = {"png": png, "jpg": jpeg}.get(fmt)
         # The sample codec the engine stores: when it is the file's own format, files are served as stored.
         self.stored = self.image_codec is not None and schema.compressor == self.image_codec.NAME
+        self.max_bytes = self._max_bytes(schema)
+
+    def _max_bytes(self, t: Any) -> int | None:
+        """A bound on the size of any file this tensor can accept (EFBIG past it), None when unbounded."""
+        if self.ext == "txt" and not t.is_text:
+            names = getattr(t, "class_names", None) or []
+            return 4096 + 4 * max((len(n) for n in names), default=0)  # a class name or an integer, and blanks
+        dims = getattr(t, "max_shape", None) or t.shape
+        if any(d is None for d in dims):
+            return None
+        count = int(np.prod(dims, dtype=np.int64))
+        if self.ext == "txt":
+            return 4 * count + 4096  # UTF-8: at most 4 bytes a character
+        if self.ext == "json":
+            return 64 * count + (64 << 10)  # numbers as text, with room for indentation
+        raw = count * np.dtype(t.dtype).itemsize
+        if self.image_codec is not None:
+            return 2 * raw + (1 << 20)  # compressed images may outgrow their pixels (noise, metadata chunks)
+        return raw + (64 << 10)  # .npy and .wav headers
 
     def encode(self, value: Any) -> bytes:
         t = self.type
@@ -99,7 +121,8 @@ class _Format:
 # -- what a path names -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Node:
-    """A resolved path: ``kind`` is root, meta, meta_file, sample, group or file."""
+    """A resolved path: ``kind`` is root, meta, meta_file, sample, group, file or scratch (a file of any
+    other name in a sample folder, which lives in the mount only; ``key`` is then its path)."""
 
     kind: str
     index: int = -1
@@ -124,6 +147,15 @@ class Handle:
         self.append = append
         self.dirty = False  # the bytes differ from what the dataset holds
         self.written = False  # write() or ftruncate() since open: close commits (else the last release)
+
+
+@dataclass
+class Scratch:
+    """A file of a name outside the schema in a sample folder (a temporary file of an editor, sed -i, rsync,
+    or an atomic save): held in memory, never in the dataset; renaming it onto a schema file commits it."""
+
+    data: bytearray
+    mtime: float
 
 
 class View:
@@ -152,6 +184,9 @@ class View:
         self._encoded_bytes = 0
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self.mtimes: dict[tuple[str, int], float] = {}  # samples changed through the view
+        self.scratch: dict[str, Scratch] = {}  # path -> a file outside the schema, kept in the mount only
+        self.errors: deque[str] = deque(maxlen=RECENT_ERRORS)  # recent refusals, for .hubfs/errors.log
+        self.log_path: str | None = None  # the server's log, named in .hubfs/status.json
         self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
 
     # -- paths ---------------------------------------------------------------------------------------
@@ -180,6 +215,10 @@ class View:
             if kind == "file" and depth == len(rest) - 1:
                 if self.exists(key, index):
                     return Node("file", index, key)
+            elif kind is None and depth == len(rest) - 1:
+                spath = "/" + "/".join(parts)
+                if spath in self.scratch:
+                    return Node("scratch", index, spath)
             raise _error(errno.ENOENT, path)
         return Node("group", index, prefix) if prefix else Node("sample", index)
 
@@ -208,7 +247,36 @@ class View:
 
     # -- metadata files ------------------------------------------------------------------------------
     def _meta_files(self) -> dict[str, Callable[[], bytes]]:
-        return {"schema.json": self._schema_json, "info.json": self._info_json}
+        return {"schema.json": self._schema_json, "info.json": self._info_json, "status.json": self._status_json,
+                "errors.log": self._errors_log}
+
+    def _status_json(self) -> bytes:
+        return (json.dumps(self.status(), indent=2, default=str) + "\n").encode()
+
+    def _errors_log(self) -> bytes:
+        return "".join(line + "\n" for line in self.errors).encode()
+
+    def note_error(self, message: str) -> None:
+        """Keep a refusal where a user looks: .hubfs/errors.log (the newest RECENT_ERRORS of them)."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.clock()))
+        self.errors.append(f"{stamp} {message}")
+
+    def status(self) -> dict:
+        """What .hubfs/status.json holds (``hubfs status`` prints it): dataset, mode, version, pending writes."""
+        from hubfs import __version__
+
+        writing = [h for h in self.handles.values() if h.writable and h.node.kind == "file"]
+        return {
+            "url": str(getattr(self.ds, "url", "")),
+            "mode": "read-only" if self.read_only else "writable",
+            "hubfs_version": __version__,
+            "length": len(self.ds),
+            "open_for_writing": sorted({h.path for h in writing}),
+            "uncommitted": sorted({h.path for h in writing if h.dirty}),
+            "scratch_files": sorted(self.scratch),
+            "errors": len(self.errors),
+            "log": self.log_path,
+        }
 
     def _schema_json(self) -> bytes:
         nested = nest({key: fmt.type.to_json() for key, fmt in self.formats.items()})
@@ -291,6 +359,9 @@ class View:
             return self._file_attrs(len(self._meta_files()[node.key]()))
         if node.kind in ("sample", "group"):
             return self._dir_attrs(self._groups_in(node.key))
+        if node.kind == "scratch":
+            sc = self.scratch[node.key]
+            return self._file_attrs(len(sc.data), sc.mtime)
         return self._file_attrs(self.file_size(node.key, node.index), self.mtimes.get((node.key, node.index)))
 
     def listdir(self, path: str, offset: int = 0) -> Iterator[tuple[str, dict, int]]:
@@ -311,7 +382,15 @@ class View:
                     entries.append((name, lambda key=key: self._dir_attrs(self._groups_in(key))))
                 elif self.exists(key, node.index):
                     entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
+            folder = self._folder_path(node) + "/"
+            for spath in self.scratch:
+                if spath.startswith(folder) and "/" not in spath[len(folder):]:
+                    entries.append((spath[len(folder):], lambda spath=spath: self.stat_node(Node("scratch", node.index, spath))))
         return ((name, attrs(), n + 1) for n, (name, attrs) in enumerate(entries) if n >= offset)
+
+    def _folder_path(self, node: Node) -> str:
+        """The path of a sample or nested-key folder."""
+        return f"/{node.index}" + (f"/{node.key}" if node.kind == "group" else "")
 
     def _list_root(self, head: list, offset: int) -> Iterator[tuple[str, dict, int]]:
         head = head + [(META_DIR, lambda: self._dir_attrs(0))]
@@ -339,6 +418,8 @@ class View:
             raise _error(errno.EISDIR, path)
         if writable:
             self._check_writable(node, path)
+        if node.kind == "scratch":
+            return self._open_scratch(node, path, flags)
         if node.kind == "meta_file":
             data = self._meta_files()[node.key]()
         elif writable and flags & os.O_TRUNC:
@@ -359,9 +440,10 @@ class View:
         if directory.kind not in ("sample", "group"):
             raise _error(errno.EPERM, f"{path}: files are created only in sample folders")
         kind, key = self.tree[directory.key].get(name, (None, ""))
-        if kind != "file":
-            raise _error(errno.EPERM, f"{path}: {name!r} is no tensor file of the schema; files here are "
-                                      f"{sorted(n for n, (k, _) in self.tree[directory.key].items() if k == 'file')}")
+        if kind == "group":
+            raise _error(errno.EISDIR, path)
+        if kind is None:
+            return self._create_scratch(directory, path, name, flags)
         node = Node("file", directory.index, key)
         self._check_writable(node, path)
         if self.ds.has_value(key, directory.index):  # the kernel sends create when it has no entry cached
@@ -373,9 +455,38 @@ class View:
         self.handles[handle.fh] = handle
         return handle
 
+    def _create_scratch(self, directory: Node, path: str, name: str, flags: int) -> Handle:
+        """A file outside the schema: it lives in the mount until removed, renamed onto a schema file, or
+        unmounted (see doc/SEMANTICS.md, write-to-temp-then-rename)."""
+        if self.read_only:
+            raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        if not name or name in (".", "..") or "/" in name:
+            raise _error(errno.EINVAL, path)
+        spath = self._folder_path(directory) + "/" + name
+        node = Node("scratch", directory.index, spath)
+        if spath in self.scratch:
+            if flags & os.O_EXCL:
+                raise _error(errno.EEXIST, path)
+            return self._open_scratch(node, path, flags if flags & os.O_ACCMODE else flags | os.O_WRONLY)
+        self.scratch[spath] = Scratch(bytearray(), self.clock())
+        return self._open_scratch(node, path, flags | os.O_WRONLY if not flags & os.O_ACCMODE else flags)
+
+    def _open_scratch(self, node: Node, path: str, flags: int) -> Handle:
+        sc = self.scratch[node.key]
+        writable = (flags & os.O_ACCMODE) != os.O_RDONLY
+        if writable and flags & os.O_TRUNC:
+            del sc.data[:]
+            sc.mtime = self.clock()
+        handle = Handle(next(self._fhs), node, path, b"", writable, bool(flags & os.O_APPEND))
+        handle.data = sc.data  # one live file shared by its handles, as on a disk
+        self.handles[handle.fh] = handle
+        return handle
+
     def _check_writable(self, node: Node, path: str) -> None:
         if self.read_only:
             raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        if node.kind == "scratch":
+            return
         if node.kind != "file":
             raise _error(errno.EACCES, f"{path}: {META_DIR}/ files are generated; they cannot be written")
 
@@ -408,11 +519,26 @@ class View:
             raise _error(errno.EBADF, f"{h.path} is open read-only")
         if h.append:
             offset = len(h.data)
+        self._check_size(h, offset + len(data))
         if offset > len(h.data):
             h.data.extend(bytes(offset - len(h.data)))
         h.data[offset:offset + len(data)] = data
         h.dirty = h.written = True
         return len(data)
+
+    def _check_size(self, h: Handle, size: int) -> None:
+        """EFBIG as soon as a file outgrows what its tensor can hold; ENOSPC past the scratch files' room."""
+        if h.node.kind == "scratch":
+            if size > len(h.data) and sum(len(sc.data) for sc in self.scratch.values()) + size - len(h.data) > SCRATCH_BYTES:
+                raise _error(errno.ENOSPC, f"{h.path}: files outside the schema may hold {SCRATCH_BYTES} bytes in all")
+            return
+        limit = self.formats[h.node.key].max_bytes
+        if limit is not None and size > limit:
+            if h.fh:  # the handle's content can never be a value: nothing of it is committed at close
+                h.dirty = h.written = False
+                del h.data[:]
+            raise _error(errno.EFBIG, f"{h.path}: {size} bytes is more than any value of {h.node.key!r} can take "
+                                      f"({limit} bytes at most)")
 
     def truncate(self, path: str, length: int, fh: int | None = None) -> None:
         """Set a file's length: the given handle's buffer, else that of the newest handle open for writing
@@ -424,6 +550,11 @@ class View:
             if node.is_dir:
                 raise _error(errno.EISDIR, path)
             self._check_writable(node, path)
+            if node.kind == "scratch":
+                h = Handle(0, node, path, b"", True, False)
+                h.data = self.scratch[node.key].data
+                self._resize(h, length)
+                return
             h = self._pending(node.key, node.index, dirty=False)
             if h is None:
                 temp = Handle(0, node, path, self.file_bytes(node.key, node.index), True, False)
@@ -434,8 +565,10 @@ class View:
             raise _error(errno.EBADF, f"{path} is open read-only")
         self._resize(h, length)
 
-    @staticmethod
-    def _resize(h: Handle, length: int) -> None:
+    def _resize(self, h: Handle, length: int) -> None:
+        self._check_size(h, length)
+        if h.node.kind == "scratch":
+            self.scratch[h.node.key].mtime = self.clock()
         if length < len(h.data):
             del h.data[length:]
         else:
@@ -444,6 +577,9 @@ class View:
 
     def commit(self, h: Handle) -> None:
         """Decode, validate and write a handle's bytes through the dataset (not yet durable)."""
+        if h.node.kind == "scratch":
+            h.dirty = False  # a scratch file's bytes are its own: nothing to commit
+            return
         if not h.dirty:
             return
         key, index = h.node.key, h.node.index
@@ -475,14 +611,17 @@ class View:
             self.commit(h)
 
     def fsync(self, fh: int) -> None:
-        """Commit, then make everything written so far durable in the store."""
-        self.flush(fh)
+        """Commit (also a handle only truncated by open: fsync fails whenever the commit would), then make
+        everything written so far durable in the store."""
+        h = self.handle(fh)
+        if h.writable:
+            self.commit(h)
         self.ds.flush()
 
     def release(self, fh: int) -> None:
         """The last close: forget the handle. Content that failed its commit at close is dropped here."""
         h = self.handles.pop(fh, None)
-        if h is None or not h.writable:
+        if h is None or not h.writable or h.node.kind == "scratch":
             return
         try:
             if h.dirty and not h.written:
@@ -519,6 +658,10 @@ class View:
             raise _error(errno.EISDIR, path)
         if self.read_only:
             raise _error(errno.EROFS, f"{path}: the mount is read-only")
+        if node.kind == "scratch":
+            del self.scratch[node.key]
+            self.on_change(node.key)
+            return
         if node.kind != "file":
             raise _error(errno.EPERM, f"{path}: {META_DIR}/ files are generated; they cannot be removed")
         for h in self.handles.values():  # a created, never committed file just goes away
@@ -529,12 +672,63 @@ class View:
         self._changed(node.key, node.index)
 
     def rmdir(self, path: str) -> None:
+        """An empty sample or nested-key folder: succeeds and changes nothing (the folder stays: samples are
+        indices), so that ``rm -r 3`` clears sample 3 and exits 0. A folder with files: ENOTEMPTY."""
         node = self.resolve(path)
         if not node.is_dir:
             raise _error(errno.ENOTDIR, path)
         if self.read_only:
             raise _error(errno.EROFS, f"{path}: the mount is read-only")
-        raise _error(errno.EPERM, f"{path}: samples and their folders cannot be removed; remove files to clear values")
+        if node.kind not in ("sample", "group"):
+            raise _error(errno.EPERM, f"{path}: the root and {META_DIR}/ cannot be removed")
+        folder = self._folder_path(node) + "/"
+        prefix = node.key + "/" if node.kind == "group" else ""
+        if any(spath.startswith(folder) for spath in self.scratch) or any(
+                key.startswith(prefix) and self.exists(key, node.index) for key in self.formats):
+            raise _error(errno.ENOTEMPTY, path)
+
+    def rename(self, old: str, new: str, flags: int = 0) -> None:
+        """Move a file within or between sample folders. Onto a schema file it commits the bytes exactly as
+        a close of that file would (validated: EINVAL keeps the old value, and the source stays); onto any
+        other name the bytes become a scratch file. A moved schema file loses its value at the source."""
+        if self.read_only:
+            raise _error(errno.EROFS, f"{old}: the mount is read-only")
+        if flags & RENAME_EXCHANGE or flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE):
+            raise _error(errno.EINVAL, f"rename {old} -> {new}: only plain and no-replace renames are supported")
+        src = self.resolve(old)
+        if src.is_dir:
+            raise _error(errno.EPERM, f"{old}: folders are samples or come from the schema; they cannot be moved")
+        if src.kind not in ("file", "scratch"):
+            raise _error(errno.EPERM, f"{old}: {META_DIR}/ files cannot be moved")
+        parent, _, name = new.rstrip("/").rpartition("/")
+        directory = self.resolve(parent or "/")
+        if directory.kind not in ("sample", "group"):
+            raise _error(errno.EPERM, f"{new}: files live only in sample folders")
+        kind, key = self.tree[directory.key].get(name, (None, ""))
+        if kind == "group":
+            raise _error(errno.EISDIR, new)
+        dst = Node("file", directory.index, key) if kind == "file" else \
+            Node("scratch", directory.index, self._folder_path(directory) + "/" + name)
+        if dst == src:
+            return
+        taken = self.exists(dst.key, dst.index) if dst.kind == "file" else dst.key in self.scratch
+        if flags & RENAME_NOREPLACE and taken:
+            raise _error(errno.EEXIST, new)
+        data = self.scratch[src.key].data if src.kind == "scratch" else self.file_bytes(src.key, src.index)
+        if dst.kind == "file":
+            h = Handle(0, dst, new, data, True, False)
+            self._check_size(h, len(data))
+            h.dirty = True
+            self.commit(h)  # EINVAL here leaves both files as they were
+        else:
+            self.scratch[dst.key] = Scratch(bytearray(data), self.clock())
+            self.on_change(dst.key)
+        if src.kind == "scratch":
+            del self.scratch[src.key]
+            self.on_change(src.key)
+        else:
+            self.ds.clear(src.key, src.index)
+            self._changed(src.key, src.index)
 
     def sync(self) -> None:
         """Commit every written handle that can be, then flush the dataset (unmount calls this)."""

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 import hubfs
-from hubfs.fuse.mount import _record_path, canonical, mounted
+from hubfs.fuse.mount import log_of as _log_of, mounted
 
 from fuse_helpers import PYTHON, hubfs_cli, sample_dataset
 
@@ -35,7 +35,7 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 
 def log_of(mnt: str) -> str:
-    return _record_path(canonical(mnt), ".log")
+    return _log_of(mnt)
 
 
 def expect_errno(code: int, fn, *args):
@@ -186,12 +186,13 @@ def test_a_png_of_another_shape_is_refused(mnt, tmp_path):
 
 
 def test_names_and_operations_outside_the_view_are_refused(mnt):
-    expect_errno(errno.EPERM, open, f"{mnt}/0/notes.txt", "w")
+    expect_errno(errno.EPERM, open, f"{mnt}/notes.txt", "w")  # files live in sample folders only
     expect_errno(errno.ENOENT, open, f"{mnt}/7/image.png", "w")
-    expect_errno(errno.EPERM, os.rename, f"{mnt}/0/label.txt", f"{mnt}/1/label.txt")
+    expect_errno(errno.EPERM, os.rename, f"{mnt}/0", f"{mnt}/5")
     expect_errno(errno.EPERM, os.link, f"{mnt}/0/label.txt", f"{mnt}/0/x.txt")
     expect_errno(errno.EPERM, os.symlink, "label.txt", f"{mnt}/0/l.txt")
-    expect_errno(errno.EPERM, os.rmdir, f"{mnt}/3/meta")
+    expect_errno(errno.ENOTEMPTY, os.rmdir, f"{mnt}/0/meta")
+    expect_errno(errno.EPERM, os.rmdir, f"{mnt}/.hubfs")
     expect_errno(errno.EACCES, open, f"{mnt}/.hubfs/info.json", "w")
     os.utime(f"{mnt}/0/label.txt")  # touch is accepted and ignored
 

@@ -43,7 +43,7 @@ def write_file(view, path, data, create=False, flags=os.O_WRONLY | os.O_TRUNC):
 
 def test_root_lists_samples_by_decimal_index_and_hidden_meta(view):
     assert names(view, "/") == [".", "..", ".hubfs", "0", "1", "2", "3"]
-    assert names(view, "/.hubfs") == [".", "..", "schema.json", "info.json"]
+    assert names(view, "/.hubfs") == [".", "..", "schema.json", "info.json", "status.json", "errors.log"]
     assert view.resolve("/3") == Node("sample", 3)
     for bad in ("/4", "/03", "/-1", "/+1", "/x", "/1/nothing", "/.hubfs/x"):
         with pytest.raises(FileNotFoundError):
@@ -154,12 +154,30 @@ def test_create_a_file_for_a_tensor_without_value(view, ds):
     assert "text.txt" in names(view, "/3/meta")
 
 
-def test_create_refuses_names_outside_the_schema(view):
-    for path, code in (("/0/junk.txt", errno.EPERM), ("/0/image.jpg", errno.EPERM), ("/9/image.png", errno.ENOENT),
-                       ("/.hubfs/x", errno.EPERM), ("/x.png", errno.EPERM)):
+def test_create_refuses_names_outside_sample_folders(view):
+    for path, code in (("/9/image.png", errno.ENOENT), ("/.hubfs/x", errno.EPERM), ("/x.png", errno.EPERM),
+                       ("/0/meta", errno.EISDIR)):
         with pytest.raises(OSError) as exc:
             view.create(path)
         assert errno_of(exc.value) == code, path
+
+
+def test_other_names_in_sample_folders_are_scratch_files_renamed_into_values(view, ds):
+    h = view.create("/0/image.jpg")  # not the schema's name: a scratch file, never a value
+    view.write(h.fh, b"not a png", 0)
+    view.flush(h.fh)
+    view.release(h.fh)
+    assert "image.jpg" in names(view, "/0") and view.stat("/0/image.jpg")["st_size"] == 9
+    with pytest.raises(SampleError):
+        view.rename("/0/image.jpg", "/0/image.png")  # validated like a close: the old value stays
+    assert "image.jpg" in names(view, "/0") and ds["image", 0].compute().max() == 0
+    h = view.create("/1/.label.txt.x1")
+    view.write(h.fh, b"2\n", 0)
+    view.release(h.fh)
+    view.rename("/1/.label.txt.x1", "/1/label.txt")
+    assert int(ds["label", 1].compute()) == 2 and ".label.txt.x1" not in names(view, "/1")
+    view.unlink("/0/image.jpg")
+    assert view.scratch == {} and "image.jpg" not in names(view, "/0")
 
 
 def test_truncate_without_handle_commits_at_once(view, ds):

@@ -47,6 +47,9 @@ class SampleError(HubfsError, ValueError):
         self.reason = reason
         super().__init__(f"tensor {tensor!r}, index {index}: {reason}")
 
+    def __reduce__(self) -> tuple:  # crosses process boundaries (transform workers) intact
+        return (type(self), (self.tensor, self.index, self.reason))
+
 
 class SampleShapeError(SampleError):
     """A value whose shape does not fit its tensor (Hub's ValueShapeError)."""
@@ -115,3 +118,19 @@ class ModuleNotInstalledError(HubfsError, ImportError):
 
 class MountError(HubfsError, OSError):
     """A mount could not be made or taken down."""
+
+
+class TransformError(HubfsError, RuntimeError):
+    """A transform's function raised, or returned what is not a sample; names the source sample."""
+
+    def __init__(self, index: int, reason: str):
+        self.index = index
+        self.reason = reason
+        super().__init__(f"transform of source sample {index} failed: {reason}")
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.index, self.reason))
+
+
+class WorkerError(HubfsError, RuntimeError):
+    """A transform worker process died (killed, out of memory) before finishing its samples."""

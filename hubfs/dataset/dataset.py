@@ -651,23 +651,39 @@ class Dataset:
     def store_samples(self, indices: list[int], url: str, token: Any = None, **kwargs: Any) -> "Dataset":
         """Write samples ``indices`` as a new dataset at ``url``; stored bytes are copied as they are where
         the tensor's codec is the same on both sides (so JPEG samples never lose quality on a copy)."""
-        from tqdm import tqdm
-
-        for hub_only in ("sample_per_shard", "public", "scheduler", "workers"):
+        for hub_only in ("sample_per_shard", "public", "scheduler", "workers", "progressbar", "length"):
             kwargs.pop(hub_only, None)  # Hub's transform-based store took these; one pass here needs none
         self._readable()
         s = self._s
         out = Dataset(url, mode="w", shape=(len(indices),), schema=self.schema, token=token,
                       meta_information=s.meta_information, name=s.name, **kwargs)
-        batch = 256
-        for start in tqdm(range(0, len(indices), batch), desc="store", unit="batch", disable=len(indices) < 4 * batch):
-            with s.lock:
-                part = indices[start:start + batch]
-                copies = [(key, start + j, engine.copy_out(self._index(key, i)))
-                          for key, engine in s.tensors.items() for j, i in enumerate(part)]
-            out._copy_in([c for c in copies if c[2] is not None])
+        out._copy_samples(self, indices, 0, progress=len(indices) >= 1024)
         out.flush()
         return out
+
+    def extend_from(self, other: "Dataset", progress: bool = False) -> None:
+        """Append every sample of ``other`` (a dataset with the same schema), its stored bytes copied as
+        they are (no decoding, no re-encoding). Nothing is committed until ``flush()``."""
+        self._writable()
+        other._readable()
+        diff = schema_mod.describe_difference(self._s.schema, other._s.schema)
+        if diff:
+            raise SchemaMismatchError(f"cannot extend {self.url} from {other.url}: {diff}")
+        start = self._s.length
+        self.resize_shape(start + len(other))
+        self._copy_samples(other, range(len(other)), start, progress)
+
+    def _copy_samples(self, src: "Dataset", indices: Any, at: int, progress: bool) -> None:
+        """Copy samples ``indices`` of ``src`` (same schema) to ``at``, ``at + 1``, ... here, in batches."""
+        from tqdm import tqdm
+
+        batch = 256
+        for start in tqdm(range(0, len(indices), batch), desc="copy", unit="batch", disable=not progress):
+            with src._s.lock:
+                part = indices[start:start + batch]
+                copies = [(key, at + start + j, engine.copy_out(src._index(key, i)))
+                          for key, engine in src._s.tensors.items() for j, i in enumerate(part)]
+            self._copy_in([c for c in copies if c[2] is not None])
 
     def _copy_in(self, copies: list[tuple[str, int, Any]]) -> None:
         """Put what ``copy_out`` gave for each (key, index) of a dataset with the same schema."""

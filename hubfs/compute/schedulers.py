@@ -1,0 +1,86 @@
+"""Where transform tasks run: ``single`` (here), ``threaded``, ``processed`` (spawned processes) and
+``dask`` (dask.distributed: the current Client when there is one, else a LocalCluster of processes).
+Each scheduler is ``run(tasks, workers, done)``: runs ``task.run`` on every task, calls ``done(task)`` as
+each finishes, and returns the tasks' results in task order."""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_EXCEPTION, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable
+
+from hubfs.errors import ModuleNotInstalledError, WorkerError
+from hubfs.compute import task as task_mod
+from hubfs.compute.task import Task
+
+Done = Callable[[Task], None]
+SCHEDULERS = ("single", "threaded", "processed", "dask", "ray")
+
+
+def run_single(tasks: list[Task], workers: int, done: Done) -> list[int]:
+    results = []
+    for t in tasks:
+        results.append(task_mod.run(t))
+        done(t)
+    return results
+
+
+def _run_pool(pool: Executor, tasks: list[Task], done: Done) -> list[int]:
+    with pool:
+        futures = {pool.submit(task_mod.run, t): t for t in tasks}
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in finished:
+                    f.result()  # the first failure stops the run
+                    done(futures[f])
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+        return [f.result() for f in futures]
+
+
+def run_threaded(tasks: list[Task], workers: int, done: Done) -> list[int]:
+    return _run_pool(ThreadPoolExecutor(max_workers=workers), tasks, done)
+
+
+def run_processed(tasks: list[Task], workers: int, done: Done) -> list[int]:
+    # spawn, not fork: this process has threads (fsspec's event loop, the cache) that fork would not copy
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return _run_pool(pool, tasks, done)
+    except BrokenProcessPool as exc:
+        raise WorkerError(f"a transform worker process died before finishing its samples: {exc}") from exc
+
+
+def run_dask(tasks: list[Task], workers: int, done: Done) -> list[int]:
+    try:
+        from distributed import Client, LocalCluster, as_completed, default_client
+    except ImportError as exc:
+        raise ModuleNotInstalledError("the 'dask' scheduler needs dask.distributed: pip install 'hubfs[dask]'") from exc
+    try:
+        client, own = default_client(), None
+    except ValueError:  # no current Client: start a cluster of `workers` processes for this transform
+        own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(own)
+    try:
+        futures = client.map(task_mod.run, tasks, pure=False)
+        by_key = {f.key: t for f, t in zip(futures, tasks)}
+        try:
+            for f in as_completed(futures):
+                f.result()
+                done(by_key[f.key])
+        except BaseException:
+            client.cancel(futures)
+            raise
+        return client.gather(futures)
+    finally:
+        if own is not None:
+            client.close()
+            own.close()
+
+
+RUNNERS = {"single": run_single, "threaded": run_threaded, "processed": run_processed,
+           "dask": run_dask, "ray": run_dask}

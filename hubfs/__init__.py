@@ -4,6 +4,9 @@ from hubfs.dataset.dataset import Dataset, load
 from hubfs.compute import Transform, transform
 from hubfs.dataset.view import DatasetView, TensorView
 from hubfs.errors import ReadModeException
+from hubfs.integrations import attach as _attach
+
+_attach(Dataset, DatasetView)
 
 __all__ = ["Dataset", "DatasetView", "TensorView", "schema", "exceptions", "load", "ReadModeException", "transform",
            "Transform"]

@@ -1,4 +1,4 @@
-"""``hubfs mount | unmount | status | info``: serve a dataset as a folder of ordinary files, and describe one."""
+"""``hubfs mount | unmount | refresh | status | info``: serve a dataset as a folder of ordinary files, and describe one."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +40,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("mountpoint")
     p.set_defaults(func=cmd_unmount)
 
+    p = sub.add_parser("refresh", help="make a --read-only mount serve what another process has flushed since")
+    p.add_argument("mountpoint")
+    p.set_defaults(func=cmd_refresh)
+
     p = sub.add_parser("status", help="what a mount serves: dataset, mode, version, pending writes, recent refusals")
     p.add_argument("mountpoint")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -72,6 +76,13 @@ def cmd_mount(args: argparse.Namespace) -> int:
         print(f"mounted {args.url} on {args.mountpoint} (process {pid}); `hubfs unmount {args.mountpoint}` to stop")
         print(f"refused writes: {args.mountpoint}/.hubfs/errors.log, `hubfs status {args.mountpoint}`; "
               f"log: {log_of(args.mountpoint)}")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from hubfs.fuse.mount import refresh
+
+    refresh(args.mountpoint)
     return 0
 
 

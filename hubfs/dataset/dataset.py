@@ -559,6 +559,12 @@ class Dataset:
             s.store.close()
             s.load(attrs)
 
+    def stale(self) -> bool:
+        """True when another process has flushed a new length, schema or meta_information since this object
+        last read them (one small read of the root document); ``refresh()`` picks the change up."""
+        self._readable()
+        return self._s.store.get(layout.ZARR_JSON) != self._s.root_written
+
     def close(self) -> None:
         """Flush and release the writer lock; later reads still work, writes raise DatasetClosedError."""
         if self._closed:

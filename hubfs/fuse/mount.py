@@ -266,6 +266,21 @@ def _forget(mp: str) -> None:
         pass
 
 
+# -- refresh -----------------------------------------------------------------------------------------
+def refresh(mountpoint: str) -> None:
+    """Have a read-only mount serve what its store holds now (another process's flushed writes)."""
+    mp = canonical(mountpoint)
+    record = _read_record(mp) or {}
+    if not _is_server(record):
+        raise MountError(errno.EINVAL, f"no hubfs mount served from this machine at {mp}")
+    if not record.get("read_only"):
+        return  # a writable mount is the dataset's one writer: it always serves the newest state
+    os.kill(record["pid"], signal.SIGUSR1)
+    for _ in range(2):  # statfs always reaches the server: its next up-call honours the request
+        os.statvfs(mp)
+        time.sleep(0.01)
+
+
 # -- the serving process -----------------------------------------------------------------------------
 def open_dataset(url: str, read_only: bool, cache: int | None, token: Any) -> Any:
     """The dataset to serve: writable unless asked not to be or the store refuses writes (then EROFS)."""
@@ -307,6 +322,8 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
 
     view = View(ds)
     view.log_path = options.get("log")
+    if view.read_only:  # `hubfs refresh`: runs at the next up-call, in the FUSE thread that owns the view
+        signal.signal(signal.SIGUSR1, lambda *_: setattr(view, "refresh_requested", True))
     # No default_permissions: the kernel would check every open with a getattr, and a name it still holds
     # for a file that lost its value (a failed create) could then not be opened to write it again. Only the
     # mounting user reaches the mount anyway; read-only is enforced by `ro` and the view (EROFS).

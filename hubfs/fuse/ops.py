@@ -75,6 +75,7 @@ def _translated(method: Callable) -> Callable:
 
     def handler(self: "Operations", *args: Any) -> Any:
         try:
+            self.view.poll()
             return method(self, *args)
         except mfusepy.FuseOSError:
             raise  # a deliberate answer (ENOSYS), not an error

@@ -35,6 +35,7 @@ ENCODED_CACHE_BYTES = 32 << 20  # encoded .txt/.npy/.json/.wav files kept betwee
 RECENT_FILES, RECENT_BYTES = 8, 64 << 20  # files read by path (no handle) kept whole, so a large file's
                                           # 1 MiB reads fetch and encode it once
 SCRATCH_BYTES = 1 << 30  # all scratch files together (temp files of sed -i, rsync, atomic saves): ENOSPC past it
+REFRESH_INTERVAL = 2.0  # seconds between a read-only mount's checks for another process's new length or schema
 RECENT_ERRORS = 200  # refusals kept for .hubfs/errors.log
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 DIR_MODE = stat.S_IFDIR | 0o755
@@ -187,7 +188,38 @@ class View:
         self.scratch: dict[str, Scratch] = {}  # path -> a file outside the schema, kept in the mount only
         self.errors: deque[str] = deque(maxlen=RECENT_ERRORS)  # recent refusals, for .hubfs/errors.log
         self.log_path: str | None = None  # the server's log, named in .hubfs/status.json
+        self.refresh_requested = False  # set by `hubfs refresh` (a signal); honoured at the next up-call
+        self._next_check = time.monotonic() + REFRESH_INTERVAL
         self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
+
+    # -- readers beside a writer ----------------------------------------------------------------------
+    def poll(self) -> None:
+        """On a read-only mount, called before each up-call: refresh when asked to, or when the dataset's
+        length or schema changed (checked at most every REFRESH_INTERVAL seconds)."""
+        if not self.read_only or self.handles:
+            return
+        now = time.monotonic()
+        if not self.refresh_requested and now < self._next_check:
+            return
+        self._next_check = now + REFRESH_INTERVAL
+        if self.refresh_requested or self.ds.stale():
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Serve what the store holds now: re-read the dataset, drop every cached file, and have the kernel
+        drop its pages and attributes of every file (a reader sees the old file or the new one, whole)."""
+        self.refresh_requested = False
+        old = len(self.ds)
+        self.ds.refresh()
+        self._encoded.clear()
+        self._encoded_bytes = 0
+        self._recent.clear()
+        self.mounted_at = self.clock()  # new times: tools that compare mtimes see a change
+        for i in range(max(old, len(self.ds))):
+            for key in self.formats:
+                self.on_change(self.path_of(key, i))
+        self.on_change(f"/{META_DIR}/info.json")
+        self.on_change("/")
 
     # -- paths ---------------------------------------------------------------------------------------
     def resolve(self, path: str) -> Node:

@@ -3,7 +3,7 @@
 ``ChunkedArray``: a regular array chunked along the sample axis only; read and written by whole chunks.
 ``SampleArray``: a sharded variable-length bytes array with one sample per inner chunk; a sample read is a
 cached shard-index lookup plus one ranged read, writes collect per shard and are written as whole shards.
-Both skip zarr-python's per-call costs (FIELD-NOTES: 150-950 µs per read) while the bytes stay standard.
+Both skip zarr-python's per-call costs (150-950 µs per read, doc/DESIGN.md) while the bytes stay standard.
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """The FUSE boundary: one thin mfusepy ``Operations`` class over ``View``, and ONE errno table.
 
 Every handler has the same shape: call the view, and on error turn the exception into an errno through
-``errno_of`` (mfusepy would turn anything else into EINVAL: we never rely on that). Tuning follows
-shared/FIELD-NOTES.md: libfuse 3, one thread, long attribute and entry timeouts (invalidated when the mount
-changes a sample), readdir returning attributes with real offsets, a 1 MiB ``st_blksize`` and read-ahead, no
-xattr handlers at all; read-only mounts keep pages across opens and need no open/flush/release up-calls,
-writable ones give every open its own snapshot (direct I/O). See doc/SEMANTICS.md.
+``errno_of`` (mfusepy would turn anything else into EINVAL: we never rely on that). Tuning follows the
+measurements in doc/DESIGN.md ("Facts the hot paths rely on"): libfuse 3, one thread, long attribute and
+entry timeouts (invalidated when the mount changes a sample), readdir returning attributes with real
+offsets, a 1 MiB ``st_blksize`` and read-ahead, no xattr handlers at all; read-only mounts keep pages across
+opens and need no open/flush/release up-calls, writable ones give every open its own snapshot (direct I/O).
+See doc/SEMANTICS.md.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hub 1.x transforms: ``@hubfs.compute(schema, scheduler=..., workers=...)`` and its schedulers."""
+"""Hub 1.x transforms: ``@hubfs.transform(schema, scheduler=..., workers=...)`` and its schedulers."""
 from hubfs.compute.transform import Transform, TransformFunction, transform
 
 __all__ = ["Transform", "TransformFunction", "transform"]

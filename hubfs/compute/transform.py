@@ -1,4 +1,4 @@
-"""``hubfs.compute``: Hub 1.x's decorator and the lazy ``Transform`` it makes.
+"""``hubfs.transform``: Hub 1.x's decorator and the lazy ``Transform`` it makes.
 
 ``@transform(schema, scheduler="single", workers=1)`` turns a function of one sample (plus keyword
 arguments) returning a dict, or a list of dicts (one-to-many), into a ``TransformFunction``; calling that
@@ -32,7 +32,7 @@ DEFAULT_SAMPLES_PER_TASK = 256
 
 
 class TransformFunction:
-    """A function decorated by ``@hubfs.compute``; ``f(source, **kwargs)`` returns a ``Transform``."""
+    """A function decorated by ``@hubfs.transform``; ``f(source, **kwargs)`` returns a ``Transform``."""
 
     def __init__(self, func: Callable, schema: dict, scheduler: str, workers: int):
         if scheduler not in schedulers.SCHEDULERS:

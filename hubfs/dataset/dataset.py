@@ -404,17 +404,22 @@ class Dataset:
         return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
     def read_many(self, key: str, indices: Any) -> Any:
-        """Values of samples ``indices``: one array for fixed shapes, else a list."""
+        """Values of samples ``indices`` (any order): one array for fixed shapes, else a list. Each run of
+        consecutive indices is read as one range (one read per chunk or shard it touches)."""
         self._readable()
         with self._s.lock:
             engine = self._engine(key)
             if isinstance(indices, range) and indices.step == 1:
                 return engine.read_range(indices.start, indices.stop)
-            values = [engine.read(self._index(key, i)) for i in indices]
+            parts = [engine.read_range(run.start, run.stop) if len(run) > 1 else [engine.read(run.start)]
+                     for run in indexing.consecutive_runs([self._index(key, i) for i in indices])]
         t = engine.type
         if t.is_dynamic or t.is_text:
-            return values
-        return np.stack(values) if values else np.zeros((0,) + t.shape, t.dtype)
+            return [v for part in parts for v in part]
+        arrays = [p if isinstance(p, np.ndarray) else np.stack(p) for p in parts]
+        if not arrays:
+            return np.zeros((0,) + t.shape, t.dtype)
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
     def write_samples(self, writes: list[Write]) -> None:
         """Apply (key, index, inner subscripts, value) writes, each validated first: a bad one changes nothing.

@@ -151,3 +151,19 @@ class Keys(list):
 
     def __call__(self) -> "Keys":
         return self
+
+
+def consecutive_runs(indices: list[int]) -> list[range]:
+    """``indices`` cut, in their order, into ranges of consecutive increasing indices."""
+    out: list[range] = []
+    start = prev = None
+    for i in indices:
+        if start is not None and i == prev + 1:
+            prev = i
+            continue
+        if start is not None:
+            out.append(range(start, prev + 1))
+        start = prev = i
+    if start is not None:
+        out.append(range(start, prev + 1))
+    return out

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from hubfs.errors import MountError, ReadOnlyError
+from hubfs.errors import HubfsError, MountError, ReadOnlyError
 
 READY = b"ready\n"
 REFUSED = b"refused: "  # then one line: why the server could not open the dataset
@@ -302,8 +302,6 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
     """Open the dataset and run the FUSE loop in this process until unmounted or signalled."""
     from hubfs.fuse.ops import FUSE, Operations
     from hubfs.fuse.view import View
-
-    from hubfs.errors import HubfsError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

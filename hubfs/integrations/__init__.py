@@ -28,7 +28,7 @@ def dataset_and_indexes(ds: Any, indexes: Any) -> tuple[Any, list[int]]:
     if indexes is None:
         return base, own
     picked = [indexes] if isinstance(indexes, int) else list(indexes)
-    return base, [own[i] for i in picked] if own != list(range(len(base))) else picked
+    return base, [own[i] for i in picked]
 
 
 def select_keys(ds: Any, keys: list[str] | None) -> list[str]:
@@ -45,21 +45,9 @@ def select_keys(ds: Any, keys: list[str] | None) -> list[str]:
     return out
 
 
-def runs(indices: list[int]) -> list[range | list[int]]:
-    """``indices`` cut into increasing unit-step ranges (read in one engine call each) and lone indices."""
-    out: list = []
-    start = prev = None
-    for i in indices:
-        if start is not None and i == prev + 1:
-            prev = i
-            continue
-        if start is not None:
-            out.append(range(start, prev + 1))
-        start = prev = i
-    if start is not None:
-        out.append(range(start, prev + 1))
-    return out
-
+def read_columns(ds: Any, keys: list[str], indices: list[int]) -> dict[str, list]:
+    """Each tensor's values of samples ``indices`` as a list (the engine reads consecutive runs as ranges)."""
+    return {key: list(ds.read_many(key, indices)) for key in keys}
 
 
 def attach(dataset_cls: type, view_cls: type) -> None:

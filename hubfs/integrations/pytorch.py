@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from hubfs.dataset.schema import nest
-from hubfs.integrations import dataset_and_indexes, need, runs, select_keys
+from hubfs.integrations import dataset_and_indexes, need, read_columns, select_keys
 
 _WIDEN = {np.dtype("uint16"): np.int32, np.dtype("uint32"): np.int64, np.dtype("uint64"): np.int64}
 
@@ -62,13 +62,7 @@ class TorchDataset:
     def __getitems__(self, positions: list[int]) -> list:
         ds = self._dataset()
         wanted = [self.indexes[p] for p in positions]
-        columns: dict[str, list] = {}
-        for key in self.keys:
-            values: list = []
-            for part in runs(wanted):
-                got = ds.read_many(key, part)
-                values.extend(list(got) if not isinstance(got, list) else got)
-            columns[key] = values
+        columns = read_columns(ds, self.keys, wanted)
         return [self._finish({k: columns[k][j] for k in self.keys}) for j in range(len(wanted))]
 
     def __getitem__(self, position: int) -> Any:

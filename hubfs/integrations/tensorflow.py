@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubfs.dataset.schema import nest
-from hubfs.integrations import dataset_and_indexes, need, runs, select_keys
+from hubfs.integrations import dataset_and_indexes, need, read_columns, select_keys
 
 BLOCK = 256  # samples read ahead per tensor
 
@@ -31,13 +31,7 @@ def to_tensorflow(ds: Any, indexes: Any = None, include_shapes: bool = False, ke
         reader = Dataset(url, mode="r", token=token)
         for start in range(0, len(picked), BLOCK):
             block = picked[start:start + BLOCK]
-            columns = {}
-            for key in keys:
-                values: list = []
-                for part in runs(block):
-                    got = reader.read_many(key, part)
-                    values.extend(got if isinstance(got, list) else list(got))
-                columns[key] = values
+            columns = read_columns(reader, keys, block)
             for j in range(len(block)):
                 yield nest({k: columns[k][j] for k in keys})
 

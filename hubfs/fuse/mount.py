@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import hashlib
 import json
 import logging
@@ -304,6 +305,7 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
     from hubfs.fuse.view import View
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    faulthandler.enable()  # a crash in libfuse or a binding leaves every thread's stack in the log
     try:
         ds = open_dataset(options["url"], options.get("read_only", False), options.get("cache"), options.get("token"))
     except HubfsError as exc:

@@ -32,6 +32,7 @@ log = logging.getLogger("hubfs.fuse")
 CACHE_TIMEOUT = 300.0  # seconds the kernel trusts attributes and names; changes made here invalidate them
 READ_AHEAD = 1 << 20
 RENAME_SETTLE = 0.05  # seconds after a rename before its new name is invalidated again (see rename)
+FUSE_ROOT_ID = 1  # the node id libfuse gives the mount's root
 FUSE_CAP_ATOMIC_O_TRUNC = 1 << 3  # open(O_TRUNC) arrives as one open, not setattr(size=0) + open
 FUSE_CAP_READDIRPLUS = 1 << 13
 FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
@@ -115,6 +116,8 @@ class Operations(mfusepy.Operations):
         self._invalidations: queue.Queue[str | None] = queue.Queue()
         self._fuse_ptr: int | None = None
         self._invalidator: threading.Thread | None = None
+        self._notify_lock = threading.Lock()  # held for each notification; see _stop_notifying
+        self._notifying = False
 
     # -- life cycle ---------------------------------------------------------------------------------
     def init_with_config(self, conn: Any, config: Any) -> None:
@@ -129,6 +132,7 @@ class Operations(mfusepy.Operations):
             conn.want = want & ~FUSE_CAP_READDIRPLUS_AUTO & 0xFFFFFFFF  # always readdirplus: no lookups for ls -l
         # Invalidations are sent from their own thread: sent from an up-call they can deadlock the kernel.
         self._fuse_ptr = mfusepy._libfuse.fuse_get_context().contents.fuse
+        self._notifying = True
         self.view.on_change = self._invalidations.put
         self._invalidator = threading.Thread(target=self._invalidate_loop, name="hubfs-invalidate", daemon=True)
         self._invalidator.start()
@@ -136,20 +140,55 @@ class Operations(mfusepy.Operations):
             self.on_ready()
 
     def _invalidate_loop(self) -> None:
-        invalidate = mfusepy._libfuse.fuse_invalidate_path
-        invalidate.argtypes = (ctypes.c_void_p, ctypes.c_char_p)
+        """Send the kernel-cache invalidations the view asks for, through the session only.
+
+        libfuse's ``fuse_invalidate_path`` looks the path up in the high-level path table, which libfuse
+        frees *before* it calls ``destroy`` (fuse_destroy, libfuse 3.14): one in flight when the loop ends
+        reads freed memory (a segfault at SIGTERM or an outside ``umount``, reproduced). So no notification
+        touches that table: a changed path invalidates its top-level entry under the root (the root's node
+        id is fixed), which drops the whole sample folder from the kernel's caches, and "/" invalidates the
+        root itself. The next lookup brings fresh attributes, and a changed mtime or size drops the file's
+        pages (the kernel's automatic data invalidation). The session outlives ``destroy``, which stops
+        this thread first.
+        """
+        lib = mfusepy._libfuse
+        session = lib.fuse_get_session
+        session.argtypes, session.restype = (ctypes.c_void_p,), ctypes.c_void_p
+        inval_entry = lib.fuse_lowlevel_notify_inval_entry
+        inval_entry.argtypes = (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t)
+        inval_inode = lib.fuse_lowlevel_notify_inval_inode
+        inval_inode.argtypes = (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_int64)
+        exited = lib.fuse_session_exited
+        exited.argtypes = (ctypes.c_void_p,)
+        se = session(self._fuse_ptr)
         while True:
-            path = self._invalidations.get()
-            if path is None:
+            paths = [self._invalidations.get()]
+            while not self._invalidations.empty():  # one notification per sample folder, however many files
+                paths.append(self._invalidations.get_nowait())
+            tops = dict.fromkeys(p.strip("/").split("/", 1)[0] if p else None for p in paths)
+            if None in tops:  # stop
                 return
-            for p in (path, path.rsplit("/", 1)[0] or "/"):
-                invalidate(self._fuse_ptr, p.encode())  # -ENOENT when the kernel never saw it: fine
+            with self._notify_lock:
+                for top in tops:  # -ENOENT when the kernel holds no such entry: fine
+                    if not self._notifying or exited(se):  # the loop has ended: the kernel is gone
+                        return
+                    if top:
+                        name = top.encode()
+                        inval_entry(se, FUSE_ROOT_ID, name, len(name))
+                    else:
+                        inval_inode(se, FUSE_ROOT_ID, 0, 0)
+
+    def _stop_notifying(self) -> None:
+        """No notification is sent after this returns."""
+        with self._notify_lock:
+            self._notifying = False
+        self._invalidations.put(None)
 
     def destroy(self, path: str) -> None:
         """Clean unmount: every committed write becomes durable."""
-        self._invalidations.put(None)
+        self._stop_notifying()
         if self._invalidator is not None:
-            self._invalidator.join(timeout=5)  # no notification may reach a session being torn down
+            self._invalidator.join(timeout=5)
         try:
             self.view.sync()
         except Exception as exc:  # destroy cannot fail; say why writes may be missing

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image as PILImage
 
 import hubfs
+from hubfs.fuse.mount import log_of
 from hubfs.fuse.view import REFRESH_INTERVAL
 from hubfs.schema import ClassLabel, Image
 
@@ -97,3 +98,34 @@ def test_api_reader_with_a_small_cache_beside_a_writer(busy_url):
         assert len(reader) == N + 1 and int(reader["label", 0].compute()) == 7
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "umount"])
+def test_stop_while_a_refresh_is_invalidating_exits_cleanly(mounter, tmp_path, stop):
+    """A refresh queues kernel-cache invalidations for every sample; ending the mount (a signal, or an
+    unmount from outside) while they are being sent must not race libfuse's teardown, which frees its path
+    table before ``destroy`` (this was a segfault at exit)."""
+    import signal
+
+    url = str(tmp_path / "many")
+    n = 3000
+    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema={"label": ClassLabel(num_classes=10)})
+    ds["label", 0:n] = np.arange(n) % 10
+    ds.close()
+    for r in range(4):
+        mnt = mounter(url, read_only=True)
+        found = subprocess.run(["find", mnt, "-name", "label.txt"], capture_output=True, text=True)
+        assert len(found.stdout.split()) == n  # the kernel now holds every path
+        with hubfs.Dataset(url, mode="r+") as writer:
+            writer["label", 0] = r % 10
+        pid = mounter.pid(mnt)
+        os.kill(pid, signal.SIGUSR1)  # what `hubfs refresh` sends: the next up-call refreshes
+        os.statvfs(mnt)  # that up-call: thousands of invalidations queued
+        if stop == "SIGTERM":
+            os.kill(pid, signal.SIGTERM)
+        else:
+            subprocess.run(["umount", mnt], check=True)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, open(log_of(mnt)).read()[-2000:]
+        mounter.mounts.clear()
+        assert not os.path.ismount(mnt)

@@ -47,8 +47,11 @@ def flat_items(sample: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def schema_for(samples: list[dict], known: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
-    """Flat schema of nested sample dicts; ``known`` types win over inferred ones."""
+    """Flat schema of flat sample dicts (keys ``a/b``, as ``flat_items`` makes them); ``known`` types win
+    over inferred ones. A key missing from some sample is a SchemaError naming it."""
     known = known or {}
-    flat = [flat_items(s) for s in samples]
-    keys = list(flat[0]) if flat else []
-    return {k: known[k] if k in known else tensor_for(k, [f[k] for f in flat]) for k in keys}
+    keys = list(samples[0]) if samples else []
+    for i, s in enumerate(samples):
+        if s.keys() != set(keys):
+            raise SchemaError(f"source sample {i} has tensors {sorted(s)}, sample 0 has {sorted(keys)}")
+    return {k: known[k] if k in known else tensor_for(k, [s[k] for s in samples]) for k in keys}

@@ -41,6 +41,8 @@ def _numpy(value: Any) -> Any:
 
 
 def _as_sample(item: Any, key: str = "data") -> dict:
+    """A source item as a flat sample dict: a dict's nested keys as ``a/b`` (a "/" inside a key as "_"),
+    a tuple's values as ``data_0``, ``data_1``..., anything else as ``data``."""
     if isinstance(item, (tuple, list)) and not hasattr(item, "shape"):
         return {f"{key}_{i}": _numpy(v) for i, v in enumerate(item)}
     if not isinstance(item, dict):
@@ -51,7 +53,11 @@ def _as_sample(item: Any, key: str = "data") -> dict:
 def from_pytorch(dataset: Any, scheduler: str = "single", workers: int = 1) -> Transform:
     """A torch map-style or iterable dataset of dicts (or tensors/tuples) -> a Transform to ``store``."""
     need("torch", "torch")
-    samples = [_as_sample(item) for item in dataset]
+    # A map-style dataset is read by index over its length: iterating one without __iter__ falls back to
+    # __getitem__(0), (1), ... until an IndexError that torch datasets need not raise, so it may never end.
+    items = (dataset[i] for i in range(len(dataset))) if hasattr(dataset, "__len__") and \
+        hasattr(dataset, "__getitem__") else iter(dataset)
+    samples = [_as_sample(item) for item in items]
     return _transform(samples, schema_for(samples), scheduler, workers)
 
 
@@ -84,26 +90,31 @@ def _tfds_types(tfds: Any, features: Any, samples: list[dict], prefix: str = "")
 
 def from_tfds(dataset: str, split: str | None = None, num: int = -1, sampling_amount: float = 1,
               scheduler: str = "single", workers: int = 1, data_dir: str | None = None) -> Transform:
-    """A TFDS data set by name (``split`` as TFDS takes it, e.g. ``"test+train"``; ``num`` samples, -1 = all)
-    -> a Transform to ``store``. ``sampling_amount`` is accepted for Hub's sake: every sample is scanned."""
+    """A TFDS data set by name -> a Transform to ``store``. ``split`` as TFDS takes it (``"test+train"``,
+    ``"train[:10%]"``); None = every split, joined in the order TFDS lists them (as Hub did). ``num``
+    samples (-1 = all). ``data_dir``: where TFDS keeps prepared data sets (TFDS's default when None); one
+    not prepared there is downloaded by TFDS, as ``tfds.load`` does. ``sampling_amount`` is accepted for
+    Hub's sake: every sample is scanned, so max shapes are exact."""
     tfds = need("tensorflow_datasets", "tf")
     try:
-        ds, info = tfds.load(dataset, split=split, with_info=True, data_dir=data_dir)
+        builder = tfds.builder(dataset, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as exc:
-        raise DatasetNotFoundError(f"no TFDS dataset {dataset!r}: {exc}") from exc
+        raise DatasetNotFoundError(f"no TFDS dataset {dataset!r} in tensorflow_datasets {tfds.__version__}"
+                                   f" or under {data_dir or 'its default data_dir'}") from exc
+    info = builder.info
+    if split is None:
+        split = "+".join(info.splits) or None
+    try:
+        ds = tfds.load(dataset, split=split, data_dir=data_dir)
     except (ValueError, KeyError) as exc:
-        raise DatasetNotFoundError(f"TFDS dataset {dataset!r} has no split {split!r}: {exc}") from exc
-    if split is None:  # every split, in name order, as one dataset
-        names = sorted(ds)
-        first, *rest = [ds[n] for n in names]
-        for d in rest:
-            first = first.concatenate(d)
-        ds = first
+        known = ", ".join(info.splits) or "none prepared"
+        raise DatasetNotFoundError(f"TFDS dataset {dataset!r} has no split {split!r} (splits: {known}): "
+                                   f"{str(exc).splitlines()[0]}") from exc
     if num is not None and num >= 0:
         ds = ds.take(num)
     samples = [_as_sample(item) for item in tfds.as_numpy(ds)]
-    known = _tfds_types(tfds, info.features, samples)
-    return _transform(samples, schema_for(samples, known), scheduler, workers)
+    known_types = _tfds_types(tfds, info.features, samples)
+    return _transform(samples, schema_for(samples, known_types), scheduler, workers)
 
 
 # -- folders --------------------------------------------------------------------------------------------

@@ -99,3 +99,20 @@ def test_mnist_through_tfds_mock_data(tmp_path):
     assert ds.schema["image"].shape == (28, 28, 1) and ds["image", 0].compute().dtype == np.uint8
     assert ds.schema["label"].names == [str(i) for i in range(10)]
     assert 0 <= int(ds["label", 11].compute()) <= 9
+
+
+def test_hubfs_ingest_of_a_tfds_split(tmp_path, data_dir):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "hubfs", "ingest", "tfds:tiny_shapes:test", str(tmp_path / "ds"),
+                          "--data-dir", data_dir, "--num", "3"], capture_output=True, text=True, timeout=300,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert "ingested 3 samples" in out.stdout
+    with hubfs.Dataset(str(tmp_path / "ds"), mode="r") as ds:
+        assert all(v >= 100 for v in ids(ds)) and ds.schema["label"].names == ["circle", "square"]
+    missing = subprocess.run([sys.executable, "-m", "hubfs", "ingest", "tfds:tiny_shapes:nope", str(tmp_path / "x"),
+                              "--data-dir", data_dir], capture_output=True, text=True, timeout=300,
+                             stdin=subprocess.DEVNULL)
+    assert missing.returncode == 1 and "no split 'nope'" in missing.stderr and "Traceback" not in missing.stderr

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import hubfs  # noqa: E402
 import servers  # noqa: E402  (tests/servers.py: the same servers the tests use)
-from hubfs.dataset.backends import filesystem_for  # noqa: E402
+from hubfs.dataset.stores import filesystem_for  # noqa: E402
 from hubfs.schema import ClassLabel, Image  # noqa: E402
 
 

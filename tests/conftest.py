@@ -70,7 +70,7 @@ def _private_config(tmp_path_factory, monkeypatch):
 
 
 def _remove(url: str, token) -> None:
-    from hubfs.dataset.backends import filesystem_for
+    from hubfs.dataset.stores import filesystem_for
 
     try:
         fs, root = filesystem_for(url, token)

@@ -162,7 +162,7 @@ class Server:
 
     def make_bucket(self, name: str) -> None:
         """Create a bucket or container through the hubfs backend itself."""
-        from hubfs.dataset.backends import filesystem_for
+        from hubfs.dataset.stores import filesystem_for
 
         fs, _ = filesystem_for(self.url(name), self.token())
         if not fs.exists(name):

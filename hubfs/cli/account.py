@@ -22,7 +22,7 @@ import time
 from urllib.parse import urlsplit
 
 from hubfs.dataset import namespace
-from hubfs.dataset.backends import filesystem_for, is_remote, load_token
+from hubfs.dataset.stores import filesystem_for, is_remote, load_token
 from hubfs.errors import ConfigError, StoreError
 
 USER_MARKER = ".hubfs-user.json"

@@ -14,7 +14,7 @@ import numpy as np
 from hubfs.codecs.compress import decode_chunk, encode_chunk
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
-from hubfs.dataset.storage import Store
+from hubfs.dataset.stores import Store
 from hubfs.errors import CodecError, StoreError
 
 

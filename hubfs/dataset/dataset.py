@@ -27,7 +27,7 @@ from hubfs.dataset.cache import Cache
 from hubfs.dataset.indexing import Keys
 from hubfs.dataset.lock import LOCK_KEY, WriterLock
 from hubfs.dataset.schema import Tensor
-from hubfs.dataset.storage import Store, open_store
+from hubfs.dataset.stores import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
 from hubfs.dataset.view import DatasetView, TensorView, Write
 from hubfs.errors import (DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, MissingArgumentError,

@@ -13,7 +13,7 @@ import time
 import uuid
 import weakref
 
-from hubfs.dataset.storage import Store
+from hubfs.dataset.stores import Store
 from hubfs.errors import LockedError
 
 LOCK_KEY = ".hubfs-writer.lock"

@@ -127,7 +127,7 @@ def _sas_out_of_url(url: str, token: Any) -> tuple[str, Any]:
     the query: move it into the token so the dataset's url (shown in reprs, logs, mounts) holds none."""
     if not url.lower().startswith(("https://", "http://")) or "?" not in url:
         return url, token
-    from hubfs.dataset.backends import load_token
+    from hubfs.dataset.stores import load_token
 
     bare, _, query = url.partition("?")
     token = load_token(token)

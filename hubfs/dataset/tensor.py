@@ -16,7 +16,7 @@ from hubfs.codecs.compress import compress, decompress
 from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
-from hubfs.dataset.storage import Store
+from hubfs.dataset.stores import Store
 from hubfs.errors import ClassLabelValueError, CodecError, SampleError, SampleShapeError, WrongShape
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from hubfs.cli.main import main
 from hubfs.dataset import namespace
-from hubfs.dataset.backends import filesystem_for
+from hubfs.dataset.stores import filesystem_for
 
 SECRET = "Sup3r-S3cret/Value+42"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import hubfs
-from hubfs.dataset.backends import filesystem_for
+from hubfs.dataset.stores import filesystem_for
 from hubfs.errors import DatasetNotFoundError, ReadOnlyError
 from hubfs.schema import ClassLabel, Image, Primitive, Tensor, Text
 

@@ -67,7 +67,7 @@ def cloud_url(request, store_server):
     server = store_server(request.param)
     url, token = server.url(f"hubfs-test/mnt-{uuid.uuid4().hex[:8]}"), server.token()
     yield url, token
-    from hubfs.dataset.backends import filesystem_for
+    from hubfs.dataset.stores import filesystem_for
 
     fs, root = filesystem_for(url, token)
     if fs.exists(root):

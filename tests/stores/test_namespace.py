@@ -105,7 +105,7 @@ def test_a_name_opens_a_dataset_on_a_cloud_root_with_stored_credentials(store_se
     ds = hubfs.Dataset("alice/cloud", mode="r")
     assert ds["label", 1].compute() == 2
     ds.close()
-    from hubfs.dataset.backends import filesystem_for
+    from hubfs.dataset.stores import filesystem_for
     fs, path = filesystem_for(root, server.token())
     assert fs.exists(f"{path}/alice/cloud/zarr.json")
     fs.rm(path, recursive=True)

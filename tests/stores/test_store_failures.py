@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hubfs
-from hubfs.dataset.storage import open_store
+from hubfs.dataset.stores import open_store
 from hubfs.errors import ReadOnlyError, StoreError
 from hubfs.schema import ClassLabel, Image, Tensor
 
@@ -149,7 +149,7 @@ def test_a_server_that_accepts_and_never_answers_times_out(kind, monkeypatch):
 
 
 def test_failure_reasons_say_what_went_wrong_without_the_message(killable):
-    from hubfs.dataset.backends import failure_reason, filesystem_for
+    from hubfs.dataset.stores import failure_reason, filesystem_for
 
     fs, root = filesystem_for(killable.url("hubfs-kill/r"), killable.token())
     with pytest.raises(FileNotFoundError) as missing:

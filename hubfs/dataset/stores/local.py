@@ -1,0 +1,178 @@
+"""A folder on local disk: ``pread`` on cached descriptors, atomic replace by rename, atomic create by
+``link`` (fails when the name exists, like ``O_EXCL``, and never shows a half-written object)."""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+import uuid
+from collections import OrderedDict
+
+import fsspec
+
+from hubfs.dataset.stores.base import Store, check_range
+from hubfs.dataset.stores.options import cached
+
+_TEMP = re.compile(r"\.[0-9a-f]{12}\.tmp$")  # a put or create under way: not a key yet
+
+
+def filesystem(url: str, options: dict | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
+    path = url.split("://", 1)[1] if "://" in url else url
+    return cached(("file",), lambda: fsspec.filesystem("file", auto_mkdir=True)), \
+        os.path.abspath(os.path.expanduser(path))
+
+
+class LocalStore(Store):
+    """Keys as files under ``root``."""
+
+    MAX_OPEN_FILES = 64
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, url: str):
+        super().__init__(url)
+        self.fs = fs
+        self.root = os.path.abspath(root)
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, key) if key else self.root
+
+    def _fd(self, path: str) -> int:
+        with self._lock:
+            fd = self._fds.get(path)
+            if fd is not None:
+                self._fds.move_to_end(path)
+                return fd
+            fd = os.open(path, os.O_RDONLY)
+            self._fds[path] = fd
+            while len(self._fds) > self.MAX_OPEN_FILES:
+                _, old = self._fds.popitem(last=False)
+                os.close(old)
+            return fd
+
+    def _forget(self, path: str) -> None:
+        with self._lock:
+            fd = self._fds.pop(path, None)
+            if fd is not None:
+                os.close(fd)
+
+    def forget(self, key: str) -> None:
+        self._forget(self._path(key))
+
+    def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
+        check_range(start, end)
+        path = self._path(key)
+        try:
+            if start is None and end is None:
+                with open(path, "rb") as f:
+                    return f.read()
+            fd = self._fd(path)
+            if end is None:
+                end = os.fstat(fd).st_size
+            return os.pread(fd, max(0, end - (start or 0)), start or 0)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._fail("read", key, exc) from exc
+
+    def size(self, key: str) -> int | None:
+        try:
+            st = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._fail("stat", key, exc) from exc
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    def list(self, prefix: str = "") -> list[str]:
+        prefix = prefix.strip("/")
+        base = self._path(prefix)
+        if prefix and not os.path.isdir(base):
+            return []
+        out = []
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if not _TEMP.search(name):
+                    out.append(os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
+        return sorted(out)
+
+    def _write_temp(self, key: str, path: str, data: bytes) -> str:
+        tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            _unlink(tmp)
+            raise self._fail("write", key, exc) from exc
+        return tmp
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = self._write_temp(key, path, data)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            _unlink(tmp)
+            raise self._fail("write", key, exc) from exc
+        self._forget(path)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        tmp = self._write_temp(key, path, data)
+        try:
+            os.link(tmp, path)  # atomic, and fails when the name exists
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise self._fail("write", key, exc) from exc
+        finally:
+            _unlink(tmp)
+        self._forget(path)
+        return True
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        self._forget(path)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return
+        except OSError as exc:
+            if os.path.isdir(path):  # a prefix of other keys: not an object
+                return
+            raise self._fail("delete", key, exc) from exc
+        # Folders are implicit in a key/value store: drop the ones this delete emptied.
+        parent = os.path.dirname(path)
+        while len(parent) > len(self.root):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+    def delete_prefix(self, prefix: str) -> None:
+        super().delete_prefix(prefix)
+        try:
+            os.rmdir(self._path(prefix.strip("/")))  # the emptied folder itself (the dataset's, for "")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+STORE = LocalStore

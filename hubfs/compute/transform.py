@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from hubfs.dataset import namespace
 from hubfs.dataset.dataset import Dataset
-from hubfs.dataset.storage import open_store
+from hubfs.dataset.stores import open_store
 from hubfs.errors import SchemaError
 from hubfs.compute import schedulers
 from hubfs.compute.task import Chain, Task, apply_chain, lookup, source_sample

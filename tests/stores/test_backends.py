@@ -184,3 +184,25 @@ def test_wrong_credentials_are_a_store_error_that_names_no_secret(store_server, 
         store.put("x", b"1")
     secret = token["account_key"] if kind == "azure" else token["aws_secret_access_key"]
     assert secret not in str(err.value) and secret not in repr(err.value)
+
+
+def test_an_aws_credentials_file_is_a_token(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    ini = tmp_path / "credentials"
+    ini.write_text("[other]\naws_access_key_id = O\naws_secret_access_key = OS\n\n"
+                   "[default]\naws_access_key_id = K\naws_secret_access_key = S\nendpoint_url = http://127.0.0.1:9\n")
+    assert load_token(str(ini)) == {"aws_access_key_id": "K", "aws_secret_access_key": "S",
+                                    "endpoint_url": "http://127.0.0.1:9"}
+    monkeypatch.setenv("AWS_PROFILE", "other")
+    assert load_token(str(ini))["aws_access_key_id"] == "O"
+    fs, root = filesystem_for("s3://bucket/p", str(ini))
+    assert fs.key == "O" and root == "bucket/p"
+
+
+def test_a_token_file_that_does_not_parse_is_an_error_on_every_store(tmp_path):
+    bad = tmp_path / "garbage"
+    bad.write_text("not json, not ini: SECRET")
+    for url in (str(tmp_path / "ds"), "memory://b/p", "s3://b/p"):
+        with pytest.raises(ConfigError) as err:
+            filesystem_for(url, str(bad))
+        assert "SECRET" not in str(err.value)

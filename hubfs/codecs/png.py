@@ -45,6 +45,19 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode(array: np.ndarray) -> bytes:
     """Encode a 2-D or 3-D (H, W, C) array as PNG bytes."""
+    height, width = np.shape(array)[:2]
+    depth, color, bpp, rows = _pixel_rows(array)
+    kind, filtered = _best_filter(rows, bpp)
+    scanlines = np.empty((height, filtered.shape[1] + 1), np.uint8)
+    scanlines[:, 0] = kind
+    scanlines[:, 1:] = filtered
+    header = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    return b"".join((SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), LEVEL)),
+                     _chunk(b"IEND", b"")))
+
+
+def _pixel_rows(array: np.ndarray) -> tuple[int, int, int, np.ndarray]:
+    """(bit depth, colour type, bytes per pixel, rows as bytes); CodecError for what PNG cannot hold."""
     array = np.asarray(array)
     reason = check(array.shape, array.dtype)
     if reason:
@@ -54,21 +67,52 @@ def encode(array: np.ndarray) -> bytes:
     height, width = array.shape[:2]
     channels = array.shape[2] if array.ndim == 3 else 1
     if array.dtype == bool:
-        depth, color, bpp = 1, 0, 1
-        rows = np.packbits(array.reshape(height, width), axis=1)
-    elif array.dtype == np.uint16:
-        depth, color, bpp = 16, 0, 2
-        rows = array.reshape(height, width).astype(">u2").view(np.uint8).reshape(height, width * 2)
-    else:
-        depth, color, bpp = 8, _COLOR_TYPES[channels], channels
-        rows = np.ascontiguousarray(array).reshape(height, width * channels)
-    kind, filtered = _best_filter(rows, bpp)
-    scanlines = np.empty((height, filtered.shape[1] + 1), np.uint8)
-    scanlines[:, 0] = kind
-    scanlines[:, 1:] = filtered
+        return 1, 0, 1, np.packbits(array.reshape(height, width), axis=1)
+    if array.dtype == np.uint16:
+        return 16, 0, 2, array.reshape(height, width).astype(">u2").view(np.uint8).reshape(height, width * 2)
+    return 8, _COLOR_TYPES[channels], channels, np.ascontiguousarray(array).reshape(height, width * channels)
+
+
+def _row_bytes(shape: tuple, dtype: np.dtype) -> int:
+    width = shape[1]
+    if np.dtype(dtype) == bool:
+        return (width + 7) // 8
+    channels = shape[2] if len(shape) == 3 else 1
+    return width * channels * np.dtype(dtype).itemsize
+
+
+STORED_BLOCK = 65535  # the most bytes one uncompressed deflate block holds
+_PNG_OVERHEAD = len(SIGNATURE) + 12 + 13 + 12 + 12  # signature, IHDR, IDAT and IEND framing
+
+
+def uncompressed_size(shape: tuple, dtype: np.dtype) -> int:
+    """The exact size of ``encode_uncompressed`` of an array of this shape and dtype."""
+    raw = shape[0] * (1 + _row_bytes(shape, dtype))
+    blocks = max(1, -(-raw // STORED_BLOCK))
+    return _PNG_OVERHEAD + 2 + raw + 5 * blocks + 4
+
+
+def encode_uncompressed(array: np.ndarray) -> bytes:
+    """A PNG whose pixels are stored, not deflated (filter None, stored deflate blocks).
+
+    Any PNG reader opens it; its size follows from the shape alone (``uncompressed_size``), so the mount
+    knows a file's size without producing it, and producing it costs two checksums and one copy. It is
+    what the mount serves for images the engine keeps in compressed chunks instead of as PNG files.
+    """
+    height, width = np.shape(array)[:2]
+    depth, color, _, rows = _pixel_rows(array)
+    scanlines = np.zeros((height, rows.shape[1] + 1), np.uint8)  # filter byte 0: None
+    scanlines[:, 1:] = rows
+    raw = memoryview(scanlines).cast("B")
+    parts = [b"\x78\x01"]  # zlib header: deflate, 32 KiB window, no dictionary
+    for start in range(0, max(len(raw), 1), STORED_BLOCK):
+        block = raw[start:start + STORED_BLOCK]
+        final = start + STORED_BLOCK >= len(raw)
+        parts.append(struct.pack("<BHH", int(final), len(block), 0xFFFF ^ len(block)))
+        parts.append(block)
+    parts.append(struct.pack(">I", zlib.adler32(raw)))
     header = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
-    return b"".join((SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), LEVEL)),
-                     _chunk(b"IEND", b"")))
+    return b"".join((SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", b"".join(parts)), _chunk(b"IEND", b"")))
 
 
 def _best_filter(rows: np.ndarray, bpp: int) -> tuple[int, np.ndarray]:

@@ -19,7 +19,8 @@ Shape = tuple  # of int | None
 _DEFAULT = object()  # "argument not given", so each type picks its own default compressor
 TEXT_DTYPE = "str"
 CHUNK_TARGET_BYTES = 256 << 10  # decoded size of one chunk (chunked layout): several fit a small cache
-SHARD_TARGET_BYTES = 8 << 20  # estimated stored size of one shard (sample layout)
+SHARD_TARGET_BYTES = 8 << 20
+SMALL_IMAGE_BYTES = 1 << 20  # fixed-shape images up to this decoded size default to lz4 chunks (see Image)  # estimated stored size of one shard (sample layout)
 MAX_SAMPLES_PER_SHARD = 4096
 
 
@@ -226,9 +227,13 @@ class Tensor:
         if max_shape is not None and max_shape != self._repr_shape():
             parts.append(f"max_shape={max_shape}")
         parts += self._repr_extra()
-        if self.compressor != self.default_compressor:
+        if self.compressor != self.implied_compressor():
             parts.append(f"compressor={self.compressor!r}")
         return f"{self.kind}({', '.join(parts)})"
+
+    def implied_compressor(self) -> str | None:
+        """The compressor this type gets when the schema names none."""
+        return self.default_compressor
 
     def _repr_shape(self) -> tuple:
         return self.shape
@@ -498,9 +503,23 @@ class Image(Tensor):
         if compressor is _DEFAULT:
             dims = _parse_shape(self.default_shape if shape is _DEFAULT else shape, "shape")
             dt = np.dtype(self.default_dtype if dtype is _DEFAULT else dtype)
-            if len(dims) in (2, 3) and IMAGE_CODECS["png"].check(dims, dt):
-                compressor = "lz4"
+            compressor = self.default_compressor_for(dims, dt)
         super().__init__(shape=shape, dtype=dtype, max_shape=max_shape, chunks=chunks, compressor=compressor)
+
+    @classmethod
+    def default_compressor_for(cls, shape: Shape, dtype: np.dtype) -> str:
+        """The layout a reader is best served by (doc/DESIGN.md, "Default image layout"): lz4 chunks for
+        fixed shapes up to SMALL_IMAGE_BYTES (bulk reads decode a chunk of many samples at memory speed, as
+        Hub 1.x's default lz4 did), a PNG per sample for larger or dynamic images (the mount serves it as
+        stored), and lz4 wherever PNG cannot hold the pixels (uint16 colour)."""
+        if len(shape) in (2, 3) and IMAGE_CODECS["png"].check(shape, dtype):
+            return "lz4"
+        if all(d is not None for d in shape) and int(np.prod(shape)) * dtype.itemsize <= SMALL_IMAGE_BYTES:
+            return "lz4"
+        return cls.default_compressor
+
+    def implied_compressor(self) -> str | None:
+        return self.default_compressor_for(self.shape, self.dtype)
 
     @property
     def file_format(self) -> str:  # type: ignore[override]

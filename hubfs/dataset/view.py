@@ -203,6 +203,14 @@ class DatasetView(_Lazy):
             yield DatasetView(self.ds, i, True, self.prefix, self.lazy)
 
     def _sub(self, item: Any) -> "TensorView | DatasetView":
+        if isinstance(item, str):  # sample["image"]: the common case of a scan, without parsing
+            full = self.prefix + item.strip("/")
+            try:
+                self.ds.tensor_type(full)
+            except TensorNotFoundError:  # a group, or nothing: the general path says which
+                pass
+            else:
+                return TensorView(self.ds, full, self._indices, self.scalar, (), self.lazy)
         sub = indexing.parse(item, one_sample=self.scalar)
         if sub.index is None:
             indices, scalar = self._indices, self.scalar

@@ -82,6 +82,8 @@ class _Format:
 
     def encode(self, value: Any) -> bytes:
         t = self.type
+        if self.image_codec is png and not self.stored:  # pixels kept in chunks: an uncompressed PNG
+            return png.encode_uncompressed(value) if np.asarray(value).size else b""
         if self.image_codec is not None:
             return self.image_codec.encode(value) if np.asarray(value).size else b""
         if self.ext == "txt":
@@ -351,8 +353,12 @@ class View:
         if not self.ds.has_value(key, index):
             pending = self._pending(key, index)
             return 0 if pending is None else len(pending.data)
-        if self.formats[key].stored:
+        fmt = self.formats[key]
+        if fmt.stored:
             return self.ds.stored_nbytes(key, index) or 0
+        if fmt.image_codec is png:  # known from the shape: no pixels read, no PNG made
+            shape = self.ds.sample_shape(key, index)
+            return png.uncompressed_size(shape, fmt.type.dtype) if all(shape) else 0
         return len(self.file_bytes(key, index))
 
     def _forget(self, key: str, index: int) -> None:

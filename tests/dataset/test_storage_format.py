@@ -25,7 +25,8 @@ def img(i):
 @pytest.fixture
 def path(local_url, open_ds):
     ds = open_ds(local_url, shape=(N,), schema={
-        "image": Image((6, 7, 3)),
+        "image": Image((6, 7, 3)),  # small and fixed: lz4 chunks by default
+        "pimage": Image((6, 7, 3), compressor="png"),
         "gray": Image((None, None), max_shape=(9, 9)),
         "label": ClassLabel(num_classes=10),
         "vec": Tensor((3,), "float32", compressor="zstd"),
@@ -35,6 +36,7 @@ def path(local_url, open_ds):
     }, meta_information={"k": "v"})
     for i in range(N):
         ds["image", i] = img(i)
+        ds["pimage", i] = img(i)
         ds["gray", i] = np.full((i % 9 + 1, 3), i, "uint8")
         ds["label", i] = i % 10
         ds["vec", i] = np.array([i, i / 2, -i], "float32")
@@ -48,11 +50,11 @@ def path(local_url, open_ds):
 
 def test_one_member_per_tensor_and_attributes(path):
     g = zarr.open_group(path, mode="r")
-    assert sorted(name for name, _ in g.members()) == ["dyn", "gray", "image", "label", "nested", "raw", "vec"]
+    assert sorted(name for name, _ in g.members()) == ["dyn", "gray", "image", "label", "nested", "pimage", "raw", "vec"]
     assert sorted(name for name, _ in g["nested"].members()) == ["t", "x"]
     attrs = g.attrs["hubfs"]
     assert attrs["length"] == N
-    assert set(attrs["schema"]) == {"image", "gray", "label", "vec", "raw", "dyn", "nested/x", "nested/t"}
+    assert set(attrs["schema"]) == {"image", "pimage", "gray", "label", "vec", "raw", "dyn", "nested/x", "nested/t"}
     assert attrs["meta_information"] == {"k": "v"}
 
 
@@ -67,9 +69,15 @@ def test_zarr_reads_chunked_tensors(path):
     np.testing.assert_array_equal(g["label/present"][:], np.ones(N))
 
 
+def test_zarr_reads_default_images_as_chunked_pixels(path):
+    g = zarr.open_group(path, mode="r")
+    assert g["image/data"].shape == (N, 6, 7, 3)
+    np.testing.assert_array_equal(g["image/data"][:], np.stack([img(i) for i in range(N)]))
+
+
 def test_zarr_reads_png_bytes_of_images(path):
     g = zarr.open_group(path, mode="r")
-    arr = g["image/data"]
+    arr = g["pimage/data"]
     assert arr.shape == (N,)
     for i in (0, 1, 17, N - 1):
         data = arr[i:i + 1][0]

@@ -17,7 +17,7 @@ NAMES = ["zero", "one", "two"]
 
 
 def sample_dataset(url: str, n: int = 4, token=None) -> None:
-    """n samples: images (PNG) 0..n-1, labels, text/box/polygon on some, audio on sample 1, photo (JPEG) on 0."""
+    """n samples: images (lz4 chunks, served as PNG) 0..n-1, labels, text/box/polygon on some, audio on sample 1, photo (JPEG) on 0."""
     schema = {"image": Image((28, 28, 1), "uint8"), "label": ClassLabel(names=NAMES),
               "meta": {"text": Text(max_shape=(64,)), "box": BBox(), "outline": Polygon()},
               "audio": Audio(sample_rate=8000, dtype="int16"), "emb": Tensor((3,), "float32"),

@@ -107,8 +107,9 @@ def test_cp_replaces_an_image(mnt, url, mounter, tmp_path):
     new = np.full((28, 28), 77, np.uint8)
     (tmp_path / "my.png").write_bytes(png_bytes(new))
     assert run("cp", str(tmp_path / "my.png"), f"{mnt}/1/image.png").returncode == 0
-    assert open(f"{mnt}/1/image.png", "rb").read() == (tmp_path / "my.png").read_bytes()
-    assert os.stat(f"{mnt}/1/image.png").st_size == len(png_bytes(new))
+    served = open(f"{mnt}/1/image.png", "rb").read()  # pixels in chunks: served as an uncompressed PNG
+    assert np.asarray(Image.open(io.BytesIO(served))).tolist() == new.tolist()
+    assert os.stat(f"{mnt}/1/image.png").st_size == len(served)
     hubfs_cli("unmount", mnt)
     ds = hubfs.Dataset(url, mode="r")
     assert ds["image", 1].compute()[:, :, 0].tolist() == new.tolist()
@@ -297,7 +298,8 @@ def test_readers_see_whole_old_or_whole_new_files(mounter, tmp_path):
     old_img, new_img = (rng.integers(0, 256, (160, 160, 3), dtype=np.uint8) for _ in range(2))
     old, new = png_bytes(old_img), png_bytes(new_img)
     assert len(old) > 64 * 1024  # many pages, several FUSE reads
-    ds = hubfs.Dataset(url, mode="w", shape=(4,), schema={"image": hubfs.schema.Image((160, 160, 3), "uint8")})
+    ds = hubfs.Dataset(url, mode="w", shape=(4,), schema={"image": hubfs.schema.Image((160, 160, 3), "uint8",
+                                                                                   compressor="png")})
     for i in range(4):
         ds.write_stored("image", i, old)
     ds.close()

@@ -14,6 +14,7 @@ import hubfs
 from hubfs.errors import ClassLabelValueError, ReadOnlyError, SampleError, StoreError, TensorNotFoundError
 from hubfs.fuse.ops import errno_of
 from hubfs.fuse.view import Node, View
+from hubfs.schema import Image as ImageType
 
 
 @pytest.fixture
@@ -75,7 +76,9 @@ def test_sizes_are_exact_and_files_decode(view, ds):
         view.release(h.fh)
         assert view.stat(path)["st_size"] == len(data), path
     node = view.resolve("/2/image.png")
-    assert view.file_bytes(node.key, 2) == ds.read_stored("image", 2)  # served as stored
+    served = view.file_bytes(node.key, 2)  # pixels in chunks: an uncompressed PNG of them
+    assert len(served) == view.stat("/2/image.png")["st_size"]
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(served)))[:, :, None], ds["image", 2].compute())
     assert view.file_bytes("label", 1) == b"one\n"
     assert view.file_bytes("meta/text", 0) == "héllo wörld".encode()
     assert json.loads(view.file_bytes("meta/box", 0)) == [1.5, 2.0, 10.0, 20.0]
@@ -127,12 +130,27 @@ def test_a_png_of_the_wrong_shape_is_refused(view, ds):
     assert ds["image", 1].compute().shape == (28, 28, 1)
 
 
-def test_png_is_stored_as_written(view, ds):
+def test_png_is_stored_as_written_where_the_tensor_stores_png(tmp_path):
+    ds = hubfs.Dataset(str(tmp_path / "png"), mode="w", shape=(2,),
+                       schema={"image": ImageType((28, 28, 1), "uint8", compressor="png")})
+    view = View(ds)
     out = io.BytesIO()
     Image.fromarray(np.full((28, 28), 200, np.uint8)).save(out, format="PNG", compress_level=1)
     write_file(view, "/1/image.png", out.getvalue())
     assert ds.read_stored("image", 1) == out.getvalue()
     assert view.stat("/1/image.png")["st_size"] == len(out.getvalue())
+    assert view.file_bytes("image", 1) == out.getvalue()  # served as stored
+    ds.close()
+
+
+def test_png_written_into_chunked_images_keeps_its_pixels(view, ds):
+    out = io.BytesIO()
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(out, format="PNG", compress_level=1)
+    write_file(view, "/1/image.png", out.getvalue())
+    assert ds.read_stored("image", 1) is None and (ds["image", 1].compute() == 200).all()
+    served = view.file_bytes("image", 1)
+    assert view.stat("/1/image.png")["st_size"] == len(served)
+    assert (np.asarray(Image.open(io.BytesIO(served))) == 200).all()
 
 
 def test_partial_writes_at_offsets_then_commit(view, ds):
@@ -254,7 +272,6 @@ def test_errno_table():
 def test_formats_beyond_the_sample_dataset(tmp_path):
     """Images not stored as PNG are encoded for the mount; float audio is .npy; masks are 1-bit PNGs."""
     from hubfs.schema import Audio, Mask, Primitive
-    from hubfs.schema import Image as ImageType
 
     ds = hubfs.Dataset(str(tmp_path / "f"), mode="w", shape=(1,), schema={
         "raw": ImageType((8, 8, 1), "uint8", compressor="lz4"), "wave": Audio(dtype="float32"),

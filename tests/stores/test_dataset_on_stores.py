@@ -173,7 +173,9 @@ def test_overwrite_with_mode_w(store_url, opened):
 
 def test_stored_png_bytes_are_served_as_stored(store_url, opened):
     url, token = store_url
-    ds = make(opened, url, token, n=3)
+    ds = opened(url, token, mode="w", shape=(3,), schema={"image": Image((28, 28), compressor="png")})
+    for i in range(3):
+        ds["image", i] = image(i)
     ds.flush()
     png = ds.read_stored("image", 1)
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -30,7 +30,7 @@ def image(i: int) -> np.ndarray:
 
 def make_dataset(url: str, token) -> None:
     ds = hubfs.Dataset(url, mode="w", shape=(N,), token=token,
-                       schema={"image": Image((28, 28)), "label": ClassLabel(names=NAMES),
+                       schema={"image": Image((28, 28), compressor="png"), "label": ClassLabel(names=NAMES),
                                "caption": Text(max_shape=(64,))})
     for i in range(N):
         ds["image", i] = image(i)

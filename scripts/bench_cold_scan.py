@@ -16,6 +16,11 @@ PNG + label per sample), then, each pass from cold (a fresh mount process, a fre
 Prints the median rate of each in samples/s and the ratios mount rate / s3fs rate (1.0 = the mount is as
 fast as fetching directly; the target is >= 0.8 against the files).
 
+Cold: each pass's readers are new processes (mount) or clients (s3fs), and the OS page cache is dropped
+before each of them (echo 3 > /proc/sys/vm/drop_caches, as root). Where that is refused the output says
+"warm OS cache". The S3 server keeps its objects in its own memory (moto) or files (rclone) either way:
+cold here means the reader's side, not the server's.
+
     .venv/bin/python scripts/bench_cold_scan.py [--samples 10000] [--file-samples 1000] [--passes 3]
                                                 [--server moto|rclone]
 """
@@ -33,9 +38,11 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
 
 import hubfs  # noqa: E402
 import servers  # noqa: E402  (tests/servers.py: the same servers the tests use)
+from bench_dataset import drop_page_cache  # noqa: E402
 from hubfs.dataset.stores import filesystem_for  # noqa: E402
 from hubfs.schema import ClassLabel, Image  # noqa: E402
 
@@ -142,16 +149,25 @@ def main() -> int:
         local = os.path.join(workdir, "local-mnist")
         build(local, None, args.samples)
         runs: dict[str, list] = {"mount": [], "local": [], "files": [], "objects": []}
+        refused = None
+
+        def cold(fn, *a):
+            nonlocal refused
+            refused = refused or drop_page_cache()
+            return fn(*a)
+
         for k in range(args.passes):
-            runs["objects"].append(scan_s3fs(url, token))
-            runs["files"].append(scan_s3fs(files_url, token))
-            runs["mount"].append(scan_mount(url, token, workdir, k))
-            runs["local"].append(scan_mount(local, None, workdir, args.passes + k))
+            runs["objects"].append(cold(scan_s3fs, url, token))
+            runs["files"].append(cold(scan_s3fs, files_url, token))
+            runs["mount"].append(cold(scan_mount, url, token, workdir, k))
+            runs["local"].append(cold(scan_mount, local, None, workdir, args.passes + k))
             print(f"pass {k + 1}: " + ", ".join(f"{name} {r[-1][0]:.2f} s ({r[-1][1]} reads, {r[-1][2] / 1e6:.1f} MB)"
                                                 for name, r in runs.items()), flush=True)
         count = {"mount": args.samples, "local": args.samples, "files": n_files, "objects": args.samples}
         rate = {name: statistics.median(count[name] / r[0] for r in rs) for name, rs in runs.items()}
-        print(f"\ncold scan (image.png + label.txt per sample) on {args.server} (S3 on 127.0.0.1), "
+        state = ("cold: new readers, OS page cache dropped before each" if refused is None else
+                 f"new readers, warm OS cache (the page cache could not be dropped: {refused})")
+        print(f"\nscan (image.png + label.txt per sample) on {args.server} (S3 on 127.0.0.1), {state}, "
               f"median of {args.passes} passes:")
         for name, label in (("mount", "mount of the dataset on S3"), ("local", "mount of a local copy"),
                             ("files", "s3fs, the files as objects"), ("objects", "s3fs, the dataset's objects")):

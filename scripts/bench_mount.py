@@ -5,7 +5,12 @@ Builds a 10k-sample MNIST-like dataset (28x28 PNG + label), writes the same file
 into a tar, mounts hubfs (writable, and --read-only) and the tar (ratarmount, installed from PyPI into this
 venv if missing), then times: reading every small file, `ls -lR`, `ls -l` of the root, and the throughput of
 reading large images (1024x1024x3 PNGs, also in all three forms). Every figure is the median of the passes
-after the first (warm: the data is in each system's caches); the first pass is printed too.
+after the first (warm: the data is in each system's caches); the first pass is printed too. The first pass
+is not cold: each form's files were just written or listed, so the OS page cache holds them.
+
+ratarmount runs at its best documented settings for repeated reads of an unchanging archive: `-o
+kernel_cache` (the kernel keeps file pages across opens) and long attribute, entry and negative-lookup
+timeouts (RATARMOUNT_FUSE_OPTIONS). Install it with the bench extra: `pip install '.[bench]'`.
 
     .venv/bin/python scripts/bench_mount.py [--samples 10000] [--large 48] [--passes 3] [--workdir DIR]
 """
@@ -31,13 +36,16 @@ from hubfs.fuse.view import View  # noqa: E402
 from hubfs.schema import ClassLabel, Image  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
+# The archive never changes while mounted: let the kernel cache pages, attributes and lookups for a day.
+BENCH_EXTRA = "ratarmount>=1.0"  # pyproject.toml's bench extra
+RATARMOUNT_FUSE_OPTIONS = "kernel_cache,attr_timeout=86400,entry_timeout=86400,negative_timeout=86400"
 
 
 def ratarmount_bin() -> str:
     exe = os.path.join(VENV_BIN, "ratarmount")
     if not os.path.exists(exe):
-        print("installing ratarmount from PyPI into this venv ...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ratarmount"], check=True)
+        print("installing ratarmount (the bench extra) from PyPI into this venv ...", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", BENCH_EXTRA], check=True)
     return exe
 
 
@@ -125,8 +133,8 @@ class Mounts:
             self.roots[name] = mp
         mp = self._mountpoint("ratarmount")
         t0 = time.perf_counter()
-        subprocess.run([ratarmount_bin(), "--index-folders", os.path.join(self.work, "idx"), tar, mp], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([ratarmount_bin(), "-o", RATARMOUNT_FUSE_OPTIONS, "--index-folders",
+                        os.path.join(self.work, "idx"), tar, mp], check=True, stdout=subprocess.DEVNULL)
         print(f"  ratarmount indexed and mounted {os.path.basename(tar)} in {time.perf_counter() - t0:.1f} s", flush=True)
         self.done.append(("ratarmount", mp))
         self.roots["ratarmount"] = mp
@@ -179,7 +187,7 @@ def main() -> int:
 
     n_files = 2 * args.samples
     print(f"\n{n_files} small files ({args.samples} samples), {args.large} large PNGs ({nbytes / 1e6:.0f} MB); "
-          f"first pass / warm median of {args.passes - 1}")
+          f"first pass / warm median of {args.passes - 1}; ratarmount -o {RATARMOUNT_FUSE_OPTIONS}")
     names = list(results)
     print(f"{'':24}" + "".join(f"{n:>24}" for n in names))
     for metric in results["native"]:

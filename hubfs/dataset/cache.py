@@ -43,14 +43,17 @@ class Cache:
 
     def get(self, key: Hashable) -> Any:
         """The value, or None; a hit makes the entry the most recent."""
-        for table in (self._clean, self._dirty):
+        table = self._clean
+        entry = table.get(key)
+        if entry is None:
+            table = self._dirty
             entry = table.get(key)
-            if entry is not None:
-                table.move_to_end(key)
-                self.hits += 1
-                return entry.value
-        self.misses += 1
-        return None
+            if entry is None:
+                self.misses += 1
+                return None
+        table.move_to_end(key)
+        self.hits += 1
+        return entry.value
 
     def _pop(self, key: Hashable) -> _Entry | None:
         entry = self._clean.pop(key, None) or self._dirty.pop(key, None)

@@ -85,6 +85,8 @@ class TensorView(_Lazy):
 
     def compute(self, label_name: bool = False) -> Any:
         ds, key = self.ds, self.key
+        if self.scalar and not self.inner and not label_name:  # one whole sample: a scan's every call
+            return ds.read(key, self._indices)
         t = ds.tensor_type(key)
         names = label_name and isinstance(t, ClassLabel)  # Hub ignores label_name on other tensors
         if self.scalar:

@@ -25,9 +25,11 @@ def run_single(tasks: list[Task], workers: int, done: Done) -> list[int]:
     return results
 
 
-def _run_pool(pool: Executor, tasks: list[Task], done: Done) -> list[int]:
+def _run_pool(pool: Executor, tasks: list[Task], done: Done, func: Callable = task_mod.run,
+              pack: Callable = lambda t: t) -> list[int]:
+    """Run ``func(pack(task))`` for every task on ``pool``; the first failure cancels the rest."""
     with pool:
-        futures = {pool.submit(task_mod.run, t): t for t in tasks}
+        futures = {pool.submit(func, pack(t)): t for t in tasks}
         pending = set(futures)
         try:
             while pending:
@@ -46,11 +48,24 @@ def run_threaded(tasks: list[Task], workers: int, done: Done) -> list[int]:
     return _run_pool(ThreadPoolExecutor(max_workers=workers), tasks, done)
 
 
+def run_pickled(blob: bytes) -> int:
+    """``task.run`` of a task sent as cloudpickle bytes (see ``run_processed``)."""
+    import pickle
+
+    return task_mod.run(pickle.loads(blob))
+
+
 def run_processed(tasks: list[Task], workers: int, done: Done) -> list[int]:
     # spawn, not fork: this process has threads (fsspec's event loop, the cache) that fork would not copy
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        return _run_pool(pool, tasks, done)
+        import cloudpickle  # comes with dask
+    except ImportError:
+        func, pack = task_mod.run, (lambda t: t)
+    else:  # functions pickle cannot find by name (a notebook's, exec's, locals) travel by value, as to dask
+        func, pack = run_pickled, cloudpickle.dumps
+    try:
+        return _run_pool(pool, tasks, done, func, pack)
     except BrokenProcessPool as exc:
         raise WorkerError(f"a transform worker process died before finishing its samples: {exc}") from exc
 

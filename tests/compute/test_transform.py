@@ -159,3 +159,15 @@ def test_bad_arguments():
         hubfs.transform(schema=OUT, scheduler="spark")(lambda s: s)
     with pytest.raises(TypeError):
         brighten(5)
+
+
+def test_processed_and_dask_take_functions_pickle_cannot_find_by_name(tmp_path):
+    offset = 100
+
+    @hubfs.transform(schema={"x": Tensor((), "int64")})
+    def shifted(n):  # a closure in a test's locals, as in a notebook: cloudpickle sends it by value
+        return {"x": n + offset}
+
+    for scheduler in ("processed", "dask"):
+        out = shifted(list(range(6))).store(str(tmp_path / scheduler), scheduler=scheduler, workers=2, sample_per_shard=2)
+        assert out["x"].compute().tolist() == [100, 101, 102, 103, 104, 105]

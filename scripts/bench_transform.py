@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Transform throughput on every scheduler, measured in one run: the same CPU-bound transform (decode a
+256x256 JPEG photo, resize it to 128x128 with Lanczos, sharpen it, re-encode it as JPEG) over the same
+source dataset, stored with ``single``, ``threaded``, ``processed`` and ``dask`` (a LocalCluster of
+processes, started before the timing; its start-up is printed apart). Each run's output is checked to be
+byte-identical to ``single``'s. Ratios are against ``single`` in this same run.
+
+    .venv/bin/python scripts/bench_transform.py [--n 2000] [--workers 2] [--repeat 1] [--workdir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import hubfs  # noqa: E402
+from hubfs.schema import ClassLabel, Image  # noqa: E402
+
+SIZE, OUT = 256, 128
+SOURCE_SCHEMA = {"image": Image((SIZE, SIZE, 3), "uint8", compressor="jpeg"), "label": ClassLabel(num_classes=10)}
+OUT_SCHEMA = {"image": Image((OUT, OUT, 3), "uint8", compressor="jpeg"), "label": ClassLabel(num_classes=10)}
+
+
+@hubfs.transform(schema=OUT_SCHEMA)
+def resize(sample: dict) -> dict:
+    from PIL import Image as PILImage, ImageFilter
+
+    img = PILImage.fromarray(sample["image"]).resize((OUT, OUT), PILImage.LANCZOS)
+    img = img.filter(ImageFilter.UnsharpMask(radius=2, percent=120))
+    return {"image": np.asarray(img), "label": sample["label"]}
+
+
+def photos(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Photo-like images: smooth colour gradients, a few shapes and noise (JPEGs of ~15-25 KB)."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
+    out = np.empty((n, SIZE, SIZE, 3), np.uint8)
+    for k in range(n):
+        a, b, c = rng.random(3)
+        img = np.stack([255 * (a * x + (1 - a) * y), 255 * (b * y + (1 - b) * (1 - x)), 255 * c * (x * y)], -1)
+        for _ in range(3):
+            cy, cx, r = rng.integers(30, 226), rng.integers(30, 226), rng.integers(10, 40)
+            img[(y * SIZE - cy) ** 2 + (x * SIZE - cx) ** 2 < r * r] = rng.integers(0, 256, 3)
+        img += rng.normal(0, 8, img.shape)
+        out[k] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def make_source(path: str, n: int) -> hubfs.Dataset:
+    rng = np.random.default_rng(0)
+    ds = hubfs.Dataset(path, mode="w", shape=(n,), schema=SOURCE_SCHEMA)
+    for start in range(0, n, 250):
+        stop = min(n, start + 250)
+        ds["image", start:stop] = photos(stop - start, rng)
+    ds["label"] = np.arange(n) % 10
+    ds.flush()
+    return ds
+
+
+def timed_store(src: hubfs.Dataset, url: str, scheduler: str, workers: int) -> tuple[float, hubfs.Dataset]:
+    shutil.rmtree(url, ignore_errors=True)
+    t0 = time.perf_counter()
+    out = resize(src).store(url, scheduler=scheduler, workers=workers, progressbar=False)
+    return time.perf_counter() - t0, out
+
+
+def same_bytes(a: hubfs.Dataset, b: hubfs.Dataset) -> bool:
+    return len(a) == len(b) and all(a.read_stored("image", i) == b.read_stored("image", i) for i in range(len(a))) \
+        and a["label"].compute().tolist() == b["label"].compute().tolist()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=2000, help="source photos (default 2000)")
+    p.add_argument("--workers", type=int, default=2, help="workers of the parallel schedulers (default 2)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per scheduler; the best is kept (default 1)")
+    p.add_argument("--workdir", help="where the datasets go (default: a temporary folder, removed after)")
+    args = p.parse_args()
+    from distributed import Client, LocalCluster
+
+    work = args.workdir or tempfile.mkdtemp(prefix="hubfs-bench-transform-")
+    os.makedirs(work, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        src = make_source(os.path.join(work, "src"), args.n)
+        print(f"source: {args.n} JPEG photos {SIZE}x{SIZE} ({time.perf_counter() - t0:.1f} s to make); "
+              f"transform: decode, Lanczos resize to {OUT}x{OUT}, unsharp mask, JPEG encode; "
+              f"{args.workers} workers; cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}", flush=True)
+        results: dict[str, float] = {}
+        reference = None
+        problems = []
+        for scheduler in ("single", "threaded", "processed", "dask"):
+            cluster = client = None
+            if scheduler == "dask":
+                t0 = time.perf_counter()
+                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                client = Client(cluster)
+                print(f"dask LocalCluster of {args.workers} processes started in {time.perf_counter() - t0:.1f} s "
+                      f"(not in its figure)", flush=True)
+            try:
+                best = None
+                for r in range(args.repeat):
+                    seconds, out = timed_store(src, os.path.join(work, scheduler), scheduler, args.workers)
+                    best = seconds if best is None else min(best, seconds)
+                    if reference is None:
+                        reference = out
+                    elif not same_bytes(reference, out):
+                        problems.append(f"{scheduler} wrote other bytes than single")
+                    if out is not reference:
+                        out.close()
+                results[scheduler] = best
+                print(f"  {scheduler:<9} {best:7.2f} s", flush=True)
+            finally:
+                if client is not None:
+                    client.close()
+                    cluster.close()
+        base = args.n / results["single"]
+        print()
+        print("| scheduler | workers | samples/s | × single |")
+        print("|---|---:|---:|---:|")
+        for scheduler, seconds in results.items():
+            rate = args.n / seconds
+            workers = 1 if scheduler == "single" else args.workers
+            print(f"| {scheduler} | {workers} | {rate:,.0f} | {rate / base:.2f} |")
+        print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine takes cores from the "
+              f"parallel schedulers)")
+        if problems:
+            print("Problems: " + "; ".join(problems))
+            return 1
+        print("every scheduler wrote the same bytes as single")
+        return 0
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,15 +3,21 @@
 256x256 JPEG photo, resize it to 128x128 with Lanczos, sharpen it, re-encode it as JPEG) over the same
 source dataset, stored with ``single``, ``threaded``, ``processed`` and ``dask`` (a LocalCluster of
 processes, started before the timing; its start-up is printed apart). Each run's output is checked to be
-byte-identical to ``single``'s. Ratios are against ``single`` in this same run.
+byte-identical to ``single``'s. Ratios are against ``single`` in this same run. Hub 1.3.5 runs the same
+transform (``hub.transform``) on its ``single`` and ``processed`` schedulers in its own venv when
+``--hub-python`` exists (scripts/setup_hub135.sh builds .bench/hub135); Hub 1.3.5 stores no JPEG, so its
+images are in its default lz4, cheaper to decode and encode than JPEG: the comparison favours Hub.
 
     .venv/bin/python scripts/bench_transform.py [--n 2000] [--workers 2] [--repeat 1] [--workdir DIR]
+                                                [--hub-python PATH | --no-hub]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import hubfs  # noqa: E402
 from hubfs.schema import ClassLabel, Image  # noqa: E402
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SIZE, OUT = 256, 128
 SOURCE_SCHEMA = {"image": Image((SIZE, SIZE, 3), "uint8", compressor="jpeg"), "label": ClassLabel(num_classes=10)}
 OUT_SCHEMA = {"image": Image((OUT, OUT, 3), "uint8", compressor="jpeg"), "label": ClassLabel(num_classes=10)}
@@ -35,6 +42,52 @@ def resize(sample: dict) -> dict:
     img = PILImage.fromarray(sample["image"]).resize((OUT, OUT), PILImage.LANCZOS)
     img = img.filter(ImageFilter.UnsharpMask(radius=2, percent=120))
     return {"image": np.asarray(img), "label": sample["label"]}
+
+
+# Run by Hub 1.3.5's venv: argv = photos.npy, workdir, workers; prints one JSON line of seconds per scheduler.
+# Hub 1.3.5 stores no JPEG (LZ4, PNG, ZSTD only): its images are its default lz4, which costs less to
+# decode and encode than JPEG, so the comparison favours Hub.
+HUB_WORKER = r"""
+import json, os, sys, time
+import numpy as np
+import hub
+from hub.schema import ClassLabel, Image
+from PIL import Image as PILImage, ImageFilter
+
+photos, work, workers = np.load(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+n, size, out = len(photos), photos.shape[1], %(out)d
+src = hub.Dataset(os.path.join(work, "hub-src"), mode="w", shape=(n,), schema={
+    "image": Image((size, size, 3), "uint8"), "label": ClassLabel(num_classes=10)})
+for i in range(n):
+    src["image", i] = photos[i]
+    src["label", i] = i %% 10
+src.flush()
+schema = {"image": Image((out, out, 3), "uint8"), "label": ClassLabel(num_classes=10)}
+result = {}
+for scheduler in ("single", "processed"):
+    @hub.transform(schema=schema, scheduler=scheduler, workers=1 if scheduler == "single" else workers)
+    def resize(sample):
+        img = PILImage.fromarray(sample["image"]).resize((out, out), PILImage.LANCZOS)
+        img = img.filter(ImageFilter.UnsharpMask(radius=2, percent=120))
+        return {"image": np.asarray(img), "label": sample["label"]}
+    t0 = time.perf_counter()
+    done = resize(src).store(os.path.join(work, "hub-" + scheduler), progressbar=False)
+    result[scheduler] = time.perf_counter() - t0
+    assert len(done) == n and done["image", n - 1].compute().shape == (out, out, 3)
+print(json.dumps(result))
+""" % {"out": OUT}
+
+
+def run_hub(hub_python: str, images: np.ndarray, work: str, workers: int) -> dict[str, float]:
+    """Hub 1.3.5's seconds per scheduler on the same photos, or {} (with the reason printed)."""
+    path = os.path.join(work, "photos.npy")
+    np.save(path, images)
+    p = subprocess.run([hub_python, "-c", HUB_WORKER, path, work, str(workers)], capture_output=True, text=True,
+                       cwd=work, timeout=3600)
+    if p.returncode != 0:
+        print(f"Hub 1.3.5 failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
+        return {}
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def photos(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -52,12 +105,11 @@ def photos(n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def make_source(path: str, n: int) -> hubfs.Dataset:
-    rng = np.random.default_rng(0)
+def make_source(path: str, images: np.ndarray) -> hubfs.Dataset:
+    n = len(images)
     ds = hubfs.Dataset(path, mode="w", shape=(n,), schema=SOURCE_SCHEMA)
     for start in range(0, n, 250):
-        stop = min(n, start + 250)
-        ds["image", start:stop] = photos(stop - start, rng)
+        ds["image", start:start + 250] = images[start:start + 250]
     ds["label"] = np.arange(n) % 10
     ds.flush()
     return ds
@@ -81,6 +133,9 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="workers of the parallel schedulers (default 2)")
     p.add_argument("--repeat", type=int, default=1, help="runs per scheduler; the best is kept (default 1)")
     p.add_argument("--workdir", help="where the datasets go (default: a temporary folder, removed after)")
+    p.add_argument("--hub-python", default=os.path.join(ROOT, ".bench", "hub135", "bin", "python"),
+                   help="Hub 1.3.5's venv python (default .bench/hub135/bin/python)")
+    p.add_argument("--no-hub", action="store_true", help="do not run Hub 1.3.5")
     args = p.parse_args()
     from distributed import Client, LocalCluster
 
@@ -88,7 +143,8 @@ def main() -> int:
     os.makedirs(work, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        src = make_source(os.path.join(work, "src"), args.n)
+        images = photos(args.n, np.random.default_rng(0))
+        src = make_source(os.path.join(work, "src"), images)
         print(f"source: {args.n} JPEG photos {SIZE}x{SIZE} ({time.perf_counter() - t0:.1f} s to make); "
               f"transform: decode, Lanczos resize to {OUT}x{OUT}, unsharp mask, JPEG encode; "
               f"{args.workers} workers; cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}", flush=True)
@@ -121,14 +177,28 @@ def main() -> int:
                 if client is not None:
                     client.close()
                     cluster.close()
+        hub: dict[str, float] = {}
+        if args.no_hub:
+            print("Hub 1.3.5: not run (--no-hub)")
+        elif not os.path.exists(args.hub_python):
+            print(f"Hub 1.3.5: not run, no {args.hub_python} (scripts/setup_hub135.sh builds it)")
+        else:
+            hub = run_hub(args.hub_python, images, work, args.workers)
+            for scheduler, seconds in hub.items():
+                print(f"  Hub 1.3.5 {scheduler:<9} {seconds:7.2f} s", flush=True)
         base = args.n / results["single"]
+        hub_base = args.n / hub["single"] if hub else None
         print()
-        print("| scheduler | workers | samples/s | × single |")
-        print("|---|---:|---:|---:|")
+        print("| scheduler | workers | samples/s | × single | Hub 1.3.5 samples/s | × Hub single | × Hub same scheduler |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for scheduler, seconds in results.items():
             rate = args.n / seconds
             workers = 1 if scheduler == "single" else args.workers
-            print(f"| {scheduler} | {workers} | {rate:,.0f} | {rate / base:.2f} |")
+            own = hub.get(scheduler)
+            cells = [f"{args.n / own:,.0f}" if own else "", f"{rate / hub_base:.2f}" if hub_base else "",
+                     f"{rate * own / args.n:.2f}" if own else ""]
+            print(f"| {scheduler} | {workers} | {rate:,.0f} | {rate / base:.2f} | " + " | ".join(cells) + " |")
+        print()
         print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine takes cores from the "
               f"parallel schedulers)")
         if problems:

@@ -27,7 +27,7 @@ def test_bench_quick_runs_and_prints_table(tmp_path):
 
 
 def test_bench_transform_runs_every_scheduler_and_checks_their_bytes(tmp_path):
-    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_transform.py"), "--n", "12",
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_transform.py"), "--n", "12", "--no-hub",
                         "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=280)
     assert p.returncode == 0, p.stderr[-2000:]
     for row in ("| single | 1 |", "| threaded | 2 |", "| processed | 2 |", "| dask | 2 |",

@@ -47,3 +47,21 @@ def test_delete_needs_yes_without_a_terminal(tmp_path):
     out = hubfs_cli("delete", str(tmp_path / "a"), "--yes")
     assert out.returncode == 0, out.stderr
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+
+
+def test_ls_lists_the_datasets_of_the_namespace(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    make(root / "alice" / "mnist")
+    make(root / "alice" / "pets")
+    make(root / "bob" / "cifar")
+    (root / "bob" / "notes").mkdir()
+    (root / "bob" / "notes" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')  # not ours
+    monkeypatch.setenv("HUBFS_ROOT", str(root))
+    out = hubfs_cli("ls")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == ["alice/mnist  3 samples", "alice/pets   3 samples", "bob/cifar    3 samples"]
+    assert hubfs_cli("ls", "bob").stdout == "bob/cifar  3 samples\n"
+    monkeypatch.delenv("HUBFS_ROOT")
+    out = hubfs_cli("ls", str(root), "--json")
+    assert out.returncode == 0 and '"name": "alice/pets", "length": 3' in out.stdout
+    assert hubfs_cli("ls", str(tmp_path / "nothing-here")).stdout == ""

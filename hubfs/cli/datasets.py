@@ -1,4 +1,4 @@
-"""``hubfs copy | delete | ingest | export``: whole-dataset operations, with progress bars on stderr (shown
+"""``hubfs ls | copy | delete | ingest | export``: whole-dataset operations, with progress bars on stderr (shown
 when it is a terminal, never with ``--quiet``)."""
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def register(sub: "argparse._SubParsersAction") -> None:
     """Add this module's sub-commands to the ``hubfs`` parser."""
+    p = sub.add_parser("ls", help="the datasets of the namespace (user/name and length)",
+                       description="List the datasets under the namespace root: all of them, a USER's, or "
+                                   "those under another ROOT (a folder or url).")
+    p.add_argument("where", nargs="?", metavar="ROOT|USER", help="a user name or a root url (default: the root)")
+    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the root's store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_ls)
+
     p = sub.add_parser("copy", help="copy a dataset to another url (any store to any store)")
     p.add_argument("src", help="dataset url or user/name")
     p.add_argument("dst", help="url or user/name where nothing is stored yet")
@@ -56,6 +64,21 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_export)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import json
+
+    from hubfs.dataset import namespace
+
+    found = namespace.datasets(args.where, _token(args.token))
+    if args.json:
+        print(json.dumps([{"name": name, "length": length} for name, length in found]))
+        return 0
+    width = max([len(name) for name, _ in found] + [1])
+    for name, length in found:
+        print(f"{name:<{width}}  {length} samples")
+    return 0
 
 
 def cmd_copy(args: argparse.Namespace) -> int:

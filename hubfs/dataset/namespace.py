@@ -135,6 +135,32 @@ def _sas_out_of_url(url: str, token: Any) -> tuple[str, Any]:
     return bare, token
 
 
+def datasets(where: str | None = None, token: Any = None) -> list[tuple[str, int]]:
+    """(``user/ds`` name, length) of every dataset of a namespace, sorted: ``where`` is None (the configured
+    root), a user name (that user's datasets under the root) or a root's url or path."""
+    from hubfs.dataset.stores import filesystem_for
+    from hubfs.errors import StoreError
+
+    if where is None or ("://" not in where and "/" not in where and not os.path.exists(where)):
+        base, pattern = root(), f"{where}/*" if where else "*/*"
+    else:
+        base, pattern = _normal_root(where), "*/*"
+    url, token = resolve(base, token)
+    try:
+        fs, path = filesystem_for(url, token)
+        docs = sorted(fs.glob(f"{path.rstrip('/')}/{pattern}/zarr.json"))
+        found = []
+        for doc in docs:
+            meta = json.loads(fs.cat_file(doc)).get("attributes", {}).get("hubfs")
+            if isinstance(meta, dict) and "length" in meta:
+                found.append(("/".join(doc.rsplit("/", 3)[1:3]), int(meta["length"])))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot list the datasets under {url}: {type(exc).__name__}: {exc}") from exc
+    return found
+
+
 def user(config: dict | None = None) -> str | None:
     config = load_config() if config is None else config
     return config.get("user") or None
@@ -155,5 +181,5 @@ def redact(token: Any) -> Any:
     return "***"
 
 
-__all__ = ["resolve", "root", "credentials", "is_name", "load_config", "save_config", "config_path",
+__all__ = ["resolve", "root", "datasets", "credentials", "is_name", "load_config", "save_config", "config_path",
            "redact", "user", "SETTINGS"]

@@ -52,11 +52,11 @@ def _as_sample(item: Any, key: str = "data") -> dict:
 
 def from_pytorch(dataset: Any, scheduler: str = "single", workers: int = 1) -> Transform:
     """A torch map-style or iterable dataset of dicts (or tensors/tuples) -> a Transform to ``store``."""
-    need("torch", "torch")
+    torch = need("torch", "torch")
     # A map-style dataset is read by index over its length: iterating one without __iter__ falls back to
     # __getitem__(0), (1), ... until an IndexError that torch datasets need not raise, so it may never end.
-    items = (dataset[i] for i in range(len(dataset))) if hasattr(dataset, "__len__") and \
-        hasattr(dataset, "__getitem__") else iter(dataset)
+    iterable = isinstance(dataset, torch.utils.data.IterableDataset) or not hasattr(dataset, "__len__")
+    items = iter(dataset) if iterable else (dataset[i] for i in range(len(dataset)))
     samples = [_as_sample(item) for item in items]
     return _transform(samples, schema_for(samples), scheduler, workers)
 

@@ -25,8 +25,13 @@ class Squares(torch.utils.data.Dataset):
 
 
 class Counter(torch.utils.data.IterableDataset):
+    """An iterable dataset that knows its length (so only its __iter__ reads it)."""
+
     def __iter__(self):
         return iter(torch.arange(5, dtype=torch.int16))
+
+    def __len__(self):
+        return 5
 
 
 def test_from_pytorch_map_style_nested_and_dynamic(tmp_path):

@@ -13,12 +13,12 @@ class Mounter:
         self.tmp_path = tmp_path
         self.mounts: list[tuple[str, int]] = []
 
-    def __call__(self, url: str, read_only: bool = False, name: str = "mnt", token=None) -> str:
+    def __call__(self, url: str, read_only: bool = False, name: str = "mnt", token=None, layout=None) -> str:
         from hubfs.fuse.mount import mount
 
         mp = self.tmp_path / name
         mp.mkdir(exist_ok=True)
-        pid = mount(url, str(mp), read_only=read_only, token=token)
+        pid = mount(url, str(mp), read_only=read_only, token=token, layout=layout)
         self.mounts.append((str(mp), pid))
         return str(mp)
 

@@ -34,6 +34,14 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--foreground", action="store_true", help="serve in this process until unmounted or ^C")
     p.add_argument("--cache", type=parse_size, metavar="SIZE", help="dataset cache size, e.g. 256M (default 64M)")
     p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    p.add_argument("--layout", choices=("samples", "classes"), default="samples",
+                   help="samples (default): <index>/<tensor>.<ext>; classes: <class>/<index>.<ext>, one folder per "
+                        "class as torchvision's ImageFolder reads it")
+    p.add_argument("--image", metavar="KEY", help="classes layout: the image tensor (default: the only Image)")
+    p.add_argument("--label", metavar="KEY", help="classes layout: the label tensor (default: the only ClassLabel)")
+    p.add_argument("--split", metavar="KEY", help="classes layout: a Text or ClassLabel tensor naming each "
+                                                  "sample's split: <split>/<class>/<index>.<ext>")
+    p.add_argument("--split-at", type=int, metavar="N", help="classes layout: train/ holds samples 0..N-1, val/ the rest")
     p.set_defaults(func=cmd_mount)
 
     p = sub.add_parser("unmount", help="flush and unmount (also clears a mount left by a killed process)")
@@ -70,8 +78,14 @@ def cmd_mount(args: argparse.Namespace) -> int:
 
     from hubfs.fuse.mount import log_of
 
+    layout = None
+    class_options = {"image": args.image, "label": args.label, "split": args.split, "split_at": args.split_at}
+    if args.layout == "classes":
+        layout = {k: v for k, v in class_options.items() if v is not None}
+    elif any(v is not None for v in class_options.values()):
+        raise ConfigError("--image, --label, --split and --split-at need --layout classes")
     pid = mount(args.url, args.mountpoint, read_only=args.read_only, cache=args.cache, token=_token(args.token),
-                foreground=args.foreground)
+                foreground=args.foreground, layout=layout)
     if not args.foreground:
         print(f"mounted {args.url} on {args.mountpoint} (process {pid}); `hubfs unmount {args.mountpoint}` to stop")
         print(f"refused writes: {args.mountpoint}/.hubfs/errors.log, `hubfs status {args.mountpoint}`; "

@@ -128,10 +128,12 @@ def clear_stale(mountpoint: str) -> bool:
 
 # -- mount -------------------------------------------------------------------------------------------
 def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None = None,
-          token: Any = None, foreground: bool = False) -> int:
+          token: Any = None, foreground: bool = False, layout: dict | None = None) -> int:
     """Mount the dataset at ``url`` on ``mountpoint``; returns the serving process id once it is ready.
 
     With ``foreground`` the current process serves until unmounted (or SIGINT/SIGTERM) and 0 is returned.
+    ``layout`` chooses the class-folder view: ``{"image": KEY, "label": KEY, "split": KEY, "split_at": N}``
+    (every entry optional; see hubfs/fuse/classes.py); None shows one folder per sample.
     """
     mp = canonical(mountpoint)
     if "://" not in url and os.path.exists(url):
@@ -146,7 +148,8 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
         raise MountError(errno.EBUSY, f"{mp} is already a mountpoint; `hubfs unmount {mp}` first")
     if os.listdir(mp):
         raise MountError(errno.ENOTEMPTY, f"mountpoint {mp} is not empty; mounting would hide its files")
-    options = {"url": url, "mountpoint": mp, "read_only": read_only, "cache": cache, "token": token}
+    options = {"url": url, "mountpoint": mp, "read_only": read_only, "cache": cache, "token": token,
+               "layout": layout}
     if foreground:
         _write_record(mp, os.getpid(), url=url, read_only=read_only)
         options["log"] = None  # the log is this process's stderr
@@ -308,6 +311,11 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
     faulthandler.enable()  # a crash in libfuse or a binding leaves every thread's stack in the log
     try:
         ds = open_dataset(options["url"], options.get("read_only", False), options.get("cache"), options.get("token"))
+        view = View(ds)
+        if options.get("layout") is not None:
+            from hubfs.fuse.classes import ClassView
+
+            view = ClassView(view, **options["layout"])
     except HubfsError as exc:
         if ready_fd is None:
             raise
@@ -320,7 +328,6 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
             os.write(ready_fd, READY)
             os.close(ready_fd)
 
-    view = View(ds)
     view.log_path = options.get("log")
     if view.read_only:  # `hubfs refresh`: runs at the next up-call, in the FUSE thread that owns the view
         signal.signal(signal.SIGUSR1, lambda *_: setattr(view, "refresh_requested", True))

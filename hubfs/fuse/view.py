@@ -191,6 +191,7 @@ class View:
         self.errors: deque[str] = deque(maxlen=RECENT_ERRORS)  # recent refusals, for .hubfs/errors.log
         self.log_path: str | None = None  # the server's log, named in .hubfs/status.json
         self.refresh_requested = False  # set by `hubfs refresh` (a signal); honoured at the next up-call
+        self.generation = 0  # counts refreshes: a layout over this view rebuilds what it derived from the dataset
         self._next_check = time.monotonic() + REFRESH_INTERVAL
         self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
 
@@ -211,6 +212,7 @@ class View:
         """Serve what the store holds now: re-read the dataset, drop every cached file, and have the kernel
         drop its pages and attributes of every file (a reader sees the old file or the new one, whole)."""
         self.refresh_requested = False
+        self.generation += 1
         old = len(self.ds)
         self.ds.refresh()
         self._encoded.clear()
@@ -367,12 +369,12 @@ class View:
             self._encoded_bytes -= len(data)
 
     # -- stat and listings ---------------------------------------------------------------------------
-    def _dir_attrs(self, subdirs: int, mtime: float | None = None) -> dict:
+    def dir_attrs(self, subdirs: int, mtime: float | None = None) -> dict:
         t = int(1e9 * (self.mounted_at if mtime is None else mtime))  # times in ns
         return {"st_mode": DIR_MODE, "st_nlink": 2 + subdirs, "st_size": 0, "st_uid": self.uid,
                 "st_gid": self.gid, "st_atime": t, "st_mtime": t, "st_ctime": t, "st_blksize": BLOCK_SIZE}
 
-    def _file_attrs(self, size: int, mtime: float | None = None) -> dict:
+    def file_attrs(self, size: int, mtime: float | None = None) -> dict:
         t = int(1e9 * (self.mounted_at if mtime is None else mtime))  # times in ns
         return {"st_mode": FILE_MODE if not self.read_only else FILE_MODE & ~0o222, "st_nlink": 1,
                 "st_size": size, "st_uid": self.uid, "st_gid": self.gid, "st_atime": t, "st_mtime": t,
@@ -385,22 +387,22 @@ class View:
         """Attributes of ``path``; through an open handle (fstat), the size of the handle's bytes."""
         h = self.handles.get(fh) if fh is not None else None
         if h is not None:
-            return self._file_attrs(len(h.data), self.mtimes.get((h.node.key, h.node.index)))
+            return self.file_attrs(len(h.data), self.mtimes.get((h.node.key, h.node.index)))
         return self.stat_node(self.resolve(path))
 
     def stat_node(self, node: Node) -> dict:
         if node.kind == "root":
-            return self._dir_attrs(len(self.ds) + 1)
+            return self.dir_attrs(len(self.ds) + 1)
         if node.kind == "meta":
-            return self._dir_attrs(0)
+            return self.dir_attrs(0)
         if node.kind == "meta_file":
-            return self._file_attrs(len(self._meta_files()[node.key]()))
+            return self.file_attrs(len(self._meta_files()[node.key]()))
         if node.kind in ("sample", "group"):
-            return self._dir_attrs(self._groups_in(node.key))
+            return self.dir_attrs(self._groups_in(node.key))
         if node.kind == "scratch":
             sc = self.scratch[node.key]
-            return self._file_attrs(len(sc.data), sc.mtime)
-        return self._file_attrs(self.file_size(node.key, node.index), self.mtimes.get((node.key, node.index)))
+            return self.file_attrs(len(sc.data), sc.mtime)
+        return self.file_attrs(self.file_size(node.key, node.index), self.mtimes.get((node.key, node.index)))
 
     def listdir(self, path: str, offset: int = 0) -> Iterator[tuple[str, dict, int]]:
         """(name, stat attributes, next offset) of the entries of a folder from ``offset`` on (0 = the start)."""
@@ -408,7 +410,7 @@ class View:
         if not node.is_dir:
             raise _error(errno.ENOTDIR, path)
         entries: list[tuple[str, Callable[[], dict]]] = [(".", lambda: self.stat_node(node)),
-                                                         ("..", lambda: self._dir_attrs(0))]
+                                                         ("..", lambda: self.dir_attrs(0))]
         if node.kind == "root":
             return self._list_root(entries, offset)
         if node.kind == "meta":
@@ -417,7 +419,7 @@ class View:
         else:
             for name, (kind, key) in self.tree[node.key].items():
                 if kind == "group":
-                    entries.append((name, lambda key=key: self._dir_attrs(self._groups_in(key))))
+                    entries.append((name, lambda key=key: self.dir_attrs(self._groups_in(key))))
                 elif self.exists(key, node.index):
                     entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
             folder = self._folder_path(node) + "/"
@@ -431,10 +433,10 @@ class View:
         return f"/{node.index}" + (f"/{node.key}" if node.kind == "group" else "")
 
     def _list_root(self, head: list, offset: int) -> Iterator[tuple[str, dict, int]]:
-        head = head + [(META_DIR, lambda: self._dir_attrs(0))]
+        head = head + [(META_DIR, lambda: self.dir_attrs(0))]
         for n in range(offset, len(head)):
             yield head[n][0], head[n][1](), n + 1
-        sample = self._dir_attrs(self._groups_in(""))  # every sample folder has the same attributes
+        sample = self.dir_attrs(self._groups_in(""))  # every sample folder has the same attributes
         for i in range(max(0, offset - len(head)), len(self.ds)):
             yield str(i), dict(sample), len(head) + i + 1
 
@@ -466,8 +468,13 @@ class View:
             data = self.file_bytes(node.key, node.index)  # committed bytes, never another handle's unfinished ones
         else:
             data = b""  # a file created by a handle that has not committed yet
-        handle = Handle(next(self._fhs), node, path, data, writable, bool(flags & os.O_APPEND))
+        handle = self.add_handle(node, path, data, writable, bool(flags & os.O_APPEND))
         handle.dirty = writable and bool(flags & os.O_TRUNC)
+        return handle
+
+    def add_handle(self, node: Node, path: str, data: bytes, writable: bool, append: bool = False) -> Handle:
+        """Register a new open file (its write, read, truncate and stat then go through this view)."""
+        handle = Handle(next(self._fhs), node, path, data, writable, append)
         self.handles[handle.fh] = handle
         return handle
 
@@ -488,9 +495,8 @@ class View:
             if flags & os.O_EXCL:
                 raise _error(errno.EEXIST, path)
             return self.open(path, flags if flags & os.O_ACCMODE else flags | os.O_WRONLY)
-        handle = Handle(next(self._fhs), node, path, b"", True, bool(flags & os.O_APPEND))
+        handle = self.add_handle(node, path, b"", True, bool(flags & os.O_APPEND))
         handle.dirty = True
-        self.handles[handle.fh] = handle
         return handle
 
     def _create_scratch(self, directory: Node, path: str, name: str, flags: int) -> Handle:
@@ -515,9 +521,8 @@ class View:
         if writable and flags & os.O_TRUNC:
             del sc.data[:]
             sc.mtime = self.clock()
-        handle = Handle(next(self._fhs), node, path, b"", writable, bool(flags & os.O_APPEND))
+        handle = self.add_handle(node, path, b"", writable, bool(flags & os.O_APPEND))
         handle.data = sc.data  # one live file shared by its handles, as on a disk
-        self.handles[handle.fh] = handle
         return handle
 
     def _check_writable(self, node: Node, path: str) -> None:

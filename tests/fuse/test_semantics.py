@@ -1,6 +1,7 @@
 """doc/SEMANTICS.md's examples, run as written: each ``$ command`` in a ```console block runs in bash in
 the mountpoint (stderr with stdout) and must print exactly the lines below it. Blocks run in order on one
-writable mount of the sample dataset; ```console read-only blocks on a read-only mount of a fresh one."""
+writable mount of the sample dataset; ```console read-only blocks on a read-only mount of a fresh one, ```console
+classes blocks on a writable class-folder mount (--layout classes --image image) of a fresh one."""
 from __future__ import annotations
 
 import os
@@ -14,14 +15,14 @@ from fuse_helpers import sample_dataset
 pytestmark = pytest.mark.fuse
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "doc", "SEMANTICS.md")
-BLOCK = re.compile(r"^```console( read-only)?\n(.*?)^```", re.MULTILINE | re.DOTALL)
+BLOCK = re.compile(r"^```console( read-only| classes)?\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def examples(read_only: bool) -> list[tuple[str, str]]:
-    """(command, expected output) pairs of the doc's blocks of one kind, in order."""
+def examples(kind: str = "") -> list[tuple[str, str]]:
+    """(command, expected output) pairs of the doc's blocks of one kind ("", "read-only", "classes"), in order."""
     pairs: list[tuple[str, str]] = []
-    for ro, body in BLOCK.findall(open(DOC, encoding="utf-8").read()):
-        if bool(ro) != read_only:
+    for block_kind, body in BLOCK.findall(open(DOC, encoding="utf-8").read()):
+        if block_kind.strip() != kind:
             continue
         for line in body.splitlines():
             if line.startswith("$ "):
@@ -41,10 +42,16 @@ def run_examples(mnt: str, pairs: list[tuple[str, str]]) -> None:
 
 
 def test_examples_on_a_writable_mount(mnt):
-    run_examples(mnt, examples(read_only=False))
+    run_examples(mnt, examples())
 
 
 def test_examples_on_a_read_only_mount(mounter, tmp_path):
     url = str(tmp_path / "ro-ds")
     sample_dataset(url)
-    run_examples(mounter(url, read_only=True, name="ro"), examples(read_only=True))
+    run_examples(mounter(url, read_only=True, name="ro"), examples("read-only"))
+
+
+def test_examples_on_a_class_folder_mount(mounter, tmp_path):
+    url = str(tmp_path / "classes-ds")
+    sample_dataset(url)
+    run_examples(mounter(url, name="classes", layout={"image": "image"}), examples("classes"))

@@ -97,6 +97,8 @@ class ClassView:
                 raise ConfigError(f"--split {split!r}: not a Text or ClassLabel tensor; candidates: {', '.join(kinds)}")
             if view.formats[split].type.kind == "ClassLabel":
                 self.split_names = list(view.formats[split].type.names)
+        if split is not None and split in (self.image, self.label):
+            raise ConfigError(f"--split {split!r} is the image or the label tensor")
         if split_at is not None and split_at < 0:
             raise ConfigError(f"--split-at {split_at}: must be 0 or more")
         self.on_change: Callable[[str], None] = lambda path: None  # set by the mount to invalidate caches
@@ -302,7 +304,12 @@ class ClassView:
 
     # -- files ---------------------------------------------------------------------------------------
     def open(self, path: str, flags: int) -> Handle:
-        place = self.resolve(path)
+        try:
+            place = self.resolve(path)
+        except FileNotFoundError:
+            if (flags & os.O_ACCMODE) != os.O_RDONLY:  # the kernel still holds the name of a file that never
+                return self.create(path, flags)  # became a sample, and strips O_CREAT: write it anew
+            raise
         if place.is_dir:
             raise _error(errno.EISDIR, path)
         if place.kind == "new":

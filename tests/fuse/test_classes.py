@@ -209,3 +209,17 @@ def test_listing_a_class_folder_reads_no_image(url, monkeypatch):
         assert view.stat("/zero/3.png")["st_size"] > 0
     finally:
         ds.close()
+
+
+def test_a_read_only_class_mount_follows_a_writer_on_refresh(mounter, url):
+    mnt = mounter(url, read_only=True, layout=LAYOUT)
+    assert sorted(os.listdir(f"{mnt}/one")) == ["1.png"]
+    ds = hubfs.Dataset(url, mode="r+")  # another process's writer: the mount holds no lock
+    ds.append({"image": np.full((28, 28, 1), 9, np.uint8), "label": 1})
+    ds["label", 0] = 1
+    ds.flush()
+    ds.close()
+    hubfs_cli("refresh", mnt)
+    assert sorted(os.listdir(f"{mnt}/one")) == ["0.png", "1.png", "4.png"]
+    assert sorted(os.listdir(f"{mnt}/zero")) == ["3.png"]
+    assert not os.path.exists(f"{mnt}/zero/0.png")

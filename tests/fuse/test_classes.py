@@ -95,7 +95,10 @@ def test_copying_into_a_class_folder_appends(mounter, url, tmp_path):
     shutil.copy(src, f"{mnt}/one/")  # copyfile, then chmod of the name it wrote
     assert sorted(os.listdir(f"{mnt}/two")) == ["2.png", "4.png"]
     assert sorted(os.listdir(f"{mnt}/one")) == ["1.png", "5.png"]
-    assert os.stat(f"{mnt}/two/cat.png").st_size == os.stat(f"{mnt}/two/4.png").st_size  # the name stays reachable
+    os.stat(f"{mnt}/two/cat.png")  # the name the tool wrote stays reachable (not listed)
+    with open(f"{mnt}/two/cat.png", "rb") as alias, open(f"{mnt}/two/4.png", "rb") as listed:
+        assert alias.read() == listed.read()  # the sample's file, as the mount serves it
+    assert png.decode(open(f"{mnt}/two/4.png", "rb").read()).reshape(new.shape).tolist() == new.tolist()
     classes, instances = image_folder(mnt)
     assert len(instances) == 6
     hubfs_cli("unmount", mnt)
@@ -223,3 +226,21 @@ def test_a_read_only_class_mount_follows_a_writer_on_refresh(mounter, url):
     assert sorted(os.listdir(f"{mnt}/one")) == ["0.png", "1.png", "4.png"]
     assert sorted(os.listdir(f"{mnt}/zero")) == ["3.png"]
     assert not os.path.exists(f"{mnt}/zero/0.png")
+
+
+def test_rsync_and_mv_from_outside_add_one_sample_each(mounter, url, tmp_path):
+    mnt = mounter(url, layout=LAYOUT)
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes(png.encode(np.full((28, 28, 1), 5, np.uint8)))
+    (tmp_path / "b.png").write_bytes(png.encode(np.full((28, 28, 1), 6, np.uint8)))
+    out = subprocess.run(["rsync", "-a", f"{src}/", f"{mnt}/one/"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr  # a temporary name, closed (the sample), then renamed: an alias
+    out = subprocess.run(["mv", str(tmp_path / "b.png"), f"{mnt}/zero/"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr  # across file systems: copy, chmod/chown/utimens, unlink the source
+    assert sorted(os.listdir(f"{mnt}/one")) == ["1.png", "4.png"]
+    assert sorted(os.listdir(f"{mnt}/zero")) == ["0.png", "3.png", "5.png"]
+    hubfs_cli("unmount", mnt)
+    assert length(url) == 6
+    assert [int(read(url, "label", i)) for i in (4, 5)] == [1, 0]
+    assert int(read(url, "image", 4)[0, 0, 0]) == 5 and int(read(url, "image", 5)[0, 0, 0]) == 6

@@ -25,7 +25,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     """Add this module's sub-commands to the ``hubfs`` parser."""
     p = sub.add_parser("mount", help="show a dataset as a folder of ordinary files",
                        description="Mount the dataset at URL on the folder MOUNTPOINT: one folder per sample, "
-                                   "one file per tensor (see doc/SEMANTICS.md). Returns once the mount is ready; "
+                                   "one file per tensor, or one folder per class with --layout classes (see doc/SEMANTICS.md). Returns once the mount is ready; "
                                    "a background process serves it until `hubfs unmount MOUNTPOINT`.")
     p.add_argument("url", help="dataset url: a folder, s3://..., gcs://..., or user/name")
     p.add_argument("mountpoint", help="an existing folder")

@@ -108,6 +108,19 @@ class StoreError(HubfsError, OSError):
     denied = False
 
 
+class CorruptionError(StoreError):
+    """Stored bytes fail their crc32c or do not parse: the message names the object's key and, where there
+    is one, the tensor and the sample or chunk. Never repaired by a reader; EIO at the mount."""
+
+    def __init__(self, message: str, key: str | None = None, tensor: str | None = None,
+                 index: int | str | None = None):
+        super().__init__(message)
+        self.key, self.tensor, self.index = key, tensor, index
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (str(self), self.key, self.tensor, self.index))
+
+
 class ConfigError(HubfsError, ValueError):
     """A bad url, token or configuration value."""
 

@@ -33,3 +33,11 @@ def test_bench_transform_runs_every_scheduler_and_checks_their_bytes(tmp_path):
     for row in ("| single | 1 |", "| threaded | 2 |", "| processed | 2 |", "| dask | 2 |",
                 "every scheduler wrote the same bytes as single"):
         assert row in p.stdout, p.stdout
+
+
+def test_bench_checksums_quick_runs_and_prints_its_ratios():
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_checksums.py"), "--quick"],
+                       capture_output=True, text=True, timeout=280)
+    assert p.returncode == 0, p.stderr[-2000:]
+    for row in ("write (png)", "bulk (png)", "random (png)", "write (lz4)", "bulk (lz4)", "random (lz4)"):
+        assert f"| {row} |" in p.stdout, p.stdout

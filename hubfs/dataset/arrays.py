@@ -4,6 +4,11 @@
 ``SampleArray``: a sharded variable-length bytes array with one sample per inner chunk; a sample read is a
 cached shard-index lookup plus one ranged read, writes collect per shard and are written as whole shards.
 Both skip zarr-python's per-call costs (150-950 µs per read, doc/DESIGN.md) while the bytes stay standard.
+
+Checksums: an array created now has zarr's ``crc32c`` codec last in its (inner) codec chain, and every chunk
+and sample read is checked against it; an array written before has none, and its zarr.json says so (read
+once, on first use). A mismatch, or bytes that do not parse, is a ``CorruptionError`` naming the tensor,
+the sample or chunk and the object's key: never a value. Readers never write to repair anything.
 """
 from __future__ import annotations
 
@@ -15,23 +20,61 @@ from hubfs.codecs.compress import decode_chunk, encode_chunk
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.stores import Store
-from hubfs.errors import CodecError, StoreError
+from hubfs.errors import CodecError, CorruptionError, StoreError
 
 
-class ChunkedArray:
+CHECKSUM_NEW_ARRAYS = True  # False writes new arrays as hubfs did before checksums (benchmarks, tests)
+
+
+class _Array:
+    """What both kinds share: where the array is, and whether its chunks carry a crc32c."""
+
+    data_type = ""
+
+    def __init__(self, store: Store, cache: Cache, path: str, chunk_len: int):
+        self.store, self.cache, self.path = store, cache, path
+        self.chunk_len = int(chunk_len)
+        self.tensor = path.rsplit("/", 1)[0]
+        self._crc: bool | None = None  # unknown until the array's zarr.json is read (or created)
+
+    def checksummed(self, creating: bool = False) -> bool:
+        """Whether this array's chunks end with a crc32c: new arrays (``creating``: no zarr.json yet) do;
+        an existing array as its zarr.json says."""
+        if self._crc is None:
+            key = f"{self.path}/{layout.ZARR_JSON}"
+            raw = self.store.get(key)
+            if raw is None and not creating:
+                raise self.corrupt("array metadata", key, "the object is missing")
+            try:
+                self._crc = CHECKSUM_NEW_ARRAYS if raw is None else \
+                    layout.array_checksummed(raw, self.data_type, self.chunk_len)
+            except CodecError as exc:
+                raise self.corrupt("array metadata", key, str(exc)) from exc
+        return self._crc
+
+    def corrupt(self, what: str, key: str, reason: str) -> CorruptionError:
+        return CorruptionError(f"tensor {self.tensor!r}, {what}: stored object {key!r} at {self.store.url} is "
+                               f"corrupt ({reason})", key=key, tensor=self.tensor, index=what)
+
+    def samples(self, c: int) -> str:
+        return f"samples {c * self.chunk_len}..{(c + 1) * self.chunk_len - 1}"
+
+
+class ChunkedArray(_Array):
     """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded."""
 
     def __init__(self, store: Store, cache: Cache, path: str, dtype: np.dtype, item_shape: tuple,
                  chunk_len: int, compressor: str | None):
-        self.store, self.cache, self.path = store, cache, path
+        super().__init__(store, cache, path, chunk_len)
         self.dtype = np.dtype(dtype)
+        self.data_type = str(self.dtype)
         self.item_shape = tuple(item_shape)
-        self.chunk_len = int(chunk_len)
         self.compressor = compressor
 
     def doc(self, length: int) -> bytes:
         return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
-                                        (self.chunk_len,) + self.item_shape, self.compressor)
+                                        (self.chunk_len,) + self.item_shape, self.compressor,
+                                        self.checksummed(creating=True))
 
     def _key(self, chunk: int) -> str:
         return layout.chunk_key(self.path, chunk, 1 + len(self.item_shape))
@@ -46,10 +89,22 @@ class ChunkedArray:
             if data is None:
                 arr = np.zeros(shape, self.dtype)
             else:
-                raw = bytearray(decode_chunk(data, self.compressor))
-                arr = np.frombuffer(raw, dtype=self.dtype.newbyteorder("<")).reshape(shape)
+                arr = np.frombuffer(self._decode(c, data), dtype=self.dtype.newbyteorder("<")).reshape(shape)
             self.cache.put(ckey, arr, arr.nbytes + 100)
         return arr
+
+    def _decode(self, c: int, data: bytes) -> bytearray:
+        """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed, size checked."""
+        try:
+            if self.checksummed():
+                data = layout.strip_crc(data)
+            raw = bytearray(decode_chunk(data, self.compressor))
+            want = self.chunk_len * self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
+            if len(raw) != want:
+                raise CodecError(f"{len(raw)} bytes decoded, {want} expected")
+        except CodecError as exc:
+            raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
+        return raw
 
     def get(self, i: int) -> np.ndarray:
         c, o = divmod(i, self.chunk_len)
@@ -75,6 +130,8 @@ class ChunkedArray:
 
     def _writeback(self, c: int):
         key = self._key(c)
+        if self.checksummed(creating=True):
+            return lambda arr: self.store.put(key, layout.with_crc(encode_chunk(arr, self.compressor)))
         return lambda arr: self.store.put(key, encode_chunk(arr, self.compressor))
 
     def chunk_numbers(self) -> list[int]:
@@ -98,12 +155,14 @@ class ChunkedArray:
 _PREFETCH = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubfs-prefetch")
 
 
-class SampleArray:
+class SampleArray(_Array):
     """Sharded variable-length bytes array ``path``: shard ``s`` holds samples [s*S, (s+1)*S)."""
 
+    data_type = "variable_length_bytes"
+
     def __init__(self, store: Store, cache: Cache, path: str, shard_len: int):
-        self.store, self.cache, self.path = store, cache, path
-        self.shard_len = int(shard_len)
+        super().__init__(store, cache, path, shard_len)
+        self.shard_len = self.chunk_len
         self._index_nbytes = layout.shard_index_nbytes(self.shard_len)
         self._last_read = -2
         # Object stores: while a scan runs in order, the next shard is fetched in the background.
@@ -111,10 +170,27 @@ class SampleArray:
         self._prefetching: dict[int, Future] = {}
 
     def doc(self, length: int) -> bytes:
-        return layout.sample_array_doc(length, self.shard_len)
+        return layout.sample_array_doc(length, self.shard_len, self.checksummed(creating=True))
 
     def _key(self, s: int) -> str:
         return layout.chunk_key(self.path, s, 1)
+
+    def key_of(self, i: int) -> str:
+        """The key of the object (shard) that holds sample ``i``."""
+        return self._key(i // self.shard_len)
+
+    def _index_of(self, s: int, tail: bytes, size: int) -> np.ndarray:
+        try:
+            return layout.decode_shard_index(tail, self.shard_len, size)
+        except CodecError as exc:
+            raise self.corrupt(f"shard {s} index ({self.samples(s)})", self._key(s), str(exc)) from exc
+
+    def _payload(self, i: int, chunk: bytes | memoryview) -> bytes:
+        """Sample ``i``'s bytes from its inner chunk, crc32c checked."""
+        try:
+            return layout.vlen_payload(chunk, self.checksummed())
+        except CodecError as exc:
+            raise self.corrupt(f"sample {i}", self.key_of(i), str(exc)) from exc
 
     def index(self, s: int) -> np.ndarray:
         """(S, 2) [offset, nbytes] of shard ``s``; all EMPTY when the shard does not exist."""
@@ -127,9 +203,11 @@ class SampleArray:
             size = self.store.size(key)
             if size is None:
                 idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
+            elif size < self._index_nbytes:
+                raise self.corrupt(f"shard {s} index ({self.samples(s)})", key,
+                                   f"the object is {size} bytes, shorter than its index")
             else:
-                tail = self.store.get_range(key, size - self._index_nbytes, size)
-                idx = layout.decode_shard_index(tail, self.shard_len)
+                idx = self._index_of(s, self.store.get_range(key, size - self._index_nbytes, size), size)
             self.cache.put(ikey, idx, idx.nbytes + 100)
         return idx
 
@@ -141,7 +219,7 @@ class SampleArray:
         its index was cached: bad checksum, short read, misplaced element), re-read the index once."""
         try:
             return read()
-        except (CodecError, StoreError):
+        except StoreError:  # CorruptionError too
             for s in shards:
                 if self.cache.is_dirty(("w", self.path, s)):
                     raise  # our own unflushed writes: nothing stale to re-read
@@ -171,12 +249,12 @@ class SampleArray:
             if window is not None:
                 base, buf = window
                 if off >= base and off + n <= base + len(buf):
-                    return layout.vlen_payload(memoryview(buf)[off - base:off - base + n])
+                    return self._payload(i, memoryview(buf)[off - base:off - base + n])
             if attempt or not sequential:
                 break
             # A scan in order: read the next window of the shard at once (read-ahead) instead of each sample.
             self._fetch_window(s, idx, off, n)
-        return layout.vlen_payload(self.store.get_range(self._key(s), off, off + n))
+        return self._payload(i, self.store.get_range(self._key(s), off, off + n))
 
     def _window_bytes(self) -> int:
         """Read-ahead window: a fraction of the cache, so a window never pushes out the one before."""
@@ -197,9 +275,9 @@ class SampleArray:
             data = self._prefetching.pop(s).result()
         except Exception:
             return None  # the foreground read will retry and report the failure
-        if data is None:
-            return None
-        idx = layout.decode_shard_index(data[-self._index_nbytes:], self.shard_len)
+        if data is None or len(data) < self._index_nbytes:
+            return None  # the foreground read reports a shard shorter than its index
+        idx = self._index_of(s, data[-self._index_nbytes:], len(data))
         self.cache.put(("i", self.path, s), idx, idx.nbytes + 100)
         if len(data) <= 4 * self._window_bytes():
             self.cache.put(("b", self.path, s), (0, data), len(data) + 100)
@@ -232,7 +310,7 @@ class SampleArray:
                     out.append(None)
                 else:
                     off, size = int(idx[j, 0]) - span[0], int(idx[j, 1])
-                    out.append(layout.vlen_payload(memoryview(span[1])[off:off + size]))
+                    out.append(self._payload(s * self.shard_len + j, memoryview(span[1])[off:off + size]))
             i += n
         return out
 
@@ -244,7 +322,7 @@ class SampleArray:
             data = pending[o]
             return None if data is None else len(data)
         off, n = self.index(s)[o]
-        return None if int(off) == layout.EMPTY else int(n) - 8
+        return None if int(off) == layout.EMPTY else int(n) - 8 - layout.CRC_NBYTES * self.checksummed()
 
     def set(self, i: int, data: bytes | None) -> None:
         """Set (or with None, remove) sample ``i``; written with its shard on flush or eviction."""
@@ -270,7 +348,7 @@ class SampleArray:
             view = memoryview(data)
             for j in keep:
                 off, n = int(idx[j, 0]), int(idx[j, 1])
-                samples[j] = layout.vlen_payload(view[off:off + n])
+                samples[j] = self._payload(s * self.shard_len + j, view[off:off + n])
         for j, value in pending.items():
             samples[j] = value
         key = self._key(s)
@@ -280,7 +358,7 @@ class SampleArray:
             self.store.delete(key)
             new_idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
         else:
-            shard = layout.encode_shard(samples)
+            shard = layout.encode_shard(samples, self.checksummed(creating=True))
             self.store.put(key, shard)
             new_idx = layout.decode_shard_index(shard[-self._index_nbytes:], self.shard_len).copy()
         self.cache.put(("i", self.path, s), new_idx, new_idx.nbytes + 100)

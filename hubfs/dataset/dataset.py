@@ -30,7 +30,7 @@ from hubfs.dataset.schema import Tensor
 from hubfs.dataset.stores import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
 from hubfs.dataset.view import DatasetView, TensorView, Write
-from hubfs.errors import (DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, MissingArgumentError,
+from hubfs.errors import (CorruptionError, DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, MissingArgumentError,
                           NotADatasetError, ReadOnlyError, SampleError, SchemaError, SchemaMismatchError,
                           ShapeLengthError, ShapeMismatchError, StoreError, TensorNotFoundError)
 
@@ -128,11 +128,28 @@ class _State:
         self.write_root()
 
     def load(self, attrs: dict) -> None:
+        def corrupt(reason: str) -> CorruptionError:
+            return CorruptionError(f"dataset at {self.url}: stored object {layout.ZARR_JSON!r} is corrupt ({reason}); "
+                                   f"nothing was changed", key=layout.ZARR_JSON)
+
+        if not isinstance(attrs, dict):
+            raise corrupt("its hubfs attributes are not an object")
+        if not isinstance(attrs.get("format", 0), int):
+            raise corrupt(f"format {attrs.get('format')!r} is not a number")
         if attrs.get("format", 0) > FORMAT:
             raise NotADatasetError(f"{self.url} was written by a newer hubfs (format {attrs['format']})")
-        self.schema = schema_mod.from_json(attrs["schema"])
-        self.length = self.committed = int(attrs["length"])
-        self.meta_information = attrs.get("meta_information", {})
+        length, meta = attrs.get("length"), attrs.get("meta_information", {})
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise corrupt(f"length {length!r} is not a number of samples")
+        if not isinstance(attrs.get("schema"), dict) or not isinstance(meta, dict):
+            raise corrupt("it holds no schema" if "schema" not in attrs else "schema or meta_information is not an object")
+        try:
+            schema = schema_mod.from_json(attrs["schema"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise corrupt(f"its schema does not parse: {type(exc).__name__}: {exc}") from exc
+        self.schema = schema
+        self.length = self.committed = length
+        self.meta_information = meta
         self.name = attrs.get("name")
         self.tensors = {key: TensorEngine(key, t, self.store, self.cache) for key, t in self.schema.items()}
         self.root_written = self.root_doc()

@@ -15,6 +15,8 @@ from hubfs.errors import CodecError
 
 EMPTY = 0xFFFFFFFFFFFFFFFF  # shard index entry of an inner chunk that does not exist
 ZARR_JSON = "zarr.json"
+CRC32C = {"name": "crc32c"}  # zarr v3's standard checksum codec: the bytes, then their crc32c as <u4
+CRC_NBYTES = 4
 
 
 def group_doc(attributes: dict) -> bytes:
@@ -42,23 +44,58 @@ def compressor_codecs(compressor: str | None, dtype: np.dtype) -> list:
 
 
 def chunked_array_doc(shape: tuple, dtype: np.dtype, chunk_shape: tuple, compressor: str | None,
-                      attributes: dict | None = None) -> bytes:
-    """A regular numeric array whose chunks are compressed with blosc-lz4 / zstd / nothing."""
+                      checksum: bool = True, attributes: dict | None = None) -> bytes:
+    """A regular numeric array whose chunks are compressed with blosc-lz4 / zstd / nothing, then (with
+    ``checksum``) followed by their crc32c."""
     fill = False if dtype.kind == "b" else (0.0 if dtype.kind == "f" else 0)
     codecs = [{"name": "bytes", "configuration": {"endian": "little"}}] + compressor_codecs(compressor, dtype)
     if dtype.itemsize == 1:
         codecs[0] = {"name": "bytes", "configuration": {}}
-    return _array_doc(shape, str(dtype), chunk_shape, fill, codecs, attributes or {})
+    return _array_doc(shape, str(dtype), chunk_shape, fill, codecs + [CRC32C] * checksum, attributes or {})
 
 
-def sample_array_doc(length: int, shard_len: int, attributes: dict | None = None) -> bytes:
-    """A 1-D variable-length bytes array, sharded, one sample per inner chunk (one byte range each)."""
+def sample_array_doc(length: int, shard_len: int, checksum: bool = True, attributes: dict | None = None) -> bytes:
+    """A 1-D variable-length bytes array, sharded, one sample per inner chunk (one byte range each; with
+    ``checksum`` each inner chunk ends with its crc32c)."""
     codecs = [{"name": "sharding_indexed", "configuration": {
         "chunk_shape": [1],
-        "codecs": [{"name": "vlen-bytes", "configuration": {}}],
+        "codecs": [{"name": "vlen-bytes", "configuration": {}}] + [CRC32C] * checksum,
         "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
         "index_location": "end"}}]
     return _array_doc((length,), "variable_length_bytes", (shard_len,), "", codecs, attributes or {})
+
+
+def array_checksummed(raw: bytes, data_type: str, chunk_len: int) -> bool:
+    """Whether the array whose zarr.json is ``raw`` has crc32c in its codec chain (inner chain when
+    sharded); CodecError when the document is not such an array's (not JSON, another data type or chunk
+    length, no codecs). Datasets written before checksums have none, and keep reading."""
+    try:
+        doc = json.loads(raw)
+        codecs = doc["codecs"]
+        chunk = doc["chunk_grid"]["configuration"]["chunk_shape"][0]
+        kind = doc["data_type"]
+        if codecs and codecs[0].get("name") == "sharding_indexed":
+            codecs = codecs[0]["configuration"]["codecs"]
+        names = [c["name"] for c in codecs]
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise CodecError(f"array metadata does not parse ({type(exc).__name__}: {exc})") from None
+    if doc.get("node_type") != "array" or kind != data_type or chunk != chunk_len:
+        raise CodecError(f"array metadata describes a {doc.get('node_type')} of {kind!r} in chunks of {chunk}, "
+                         f"not an array of {data_type!r} in chunks of {chunk_len}")
+    return "crc32c" in names
+
+
+def with_crc(data: bytes) -> bytes:
+    """``data`` followed by its crc32c, as zarr's crc32c codec encodes it."""
+    return data + struct.pack("<I", crc32c(data))
+
+
+def strip_crc(data: bytes | memoryview) -> memoryview:
+    """The bytes before a trailing crc32c, after checking it (CodecError on a mismatch)."""
+    view = memoryview(data)
+    if len(view) < CRC_NBYTES or struct.unpack_from("<I", view, len(view) - CRC_NBYTES)[0] != crc32c(view[:-CRC_NBYTES]):
+        raise CodecError("crc32c mismatch")
+    return view[:-CRC_NBYTES]
 
 
 def chunk_key(array: str, chunk: int, ndim: int) -> str:
@@ -71,16 +108,23 @@ def shard_index_nbytes(shard_len: int) -> int:
     return 16 * shard_len + 4
 
 
-def decode_shard_index(tail: bytes, shard_len: int) -> np.ndarray:
-    """(shard_len, 2) uint64 [offset, nbytes] from the index at a shard's end; checks its crc32c."""
-    body, crc = tail[:-4], tail[-4:]
-    if len(tail) != shard_index_nbytes(shard_len) or struct.unpack("<I", crc)[0] != crc32c(body):
-        raise CodecError("shard index is corrupt (bad size or checksum)")
-    return np.frombuffer(body, dtype="<u8").reshape(shard_len, 2)
+def decode_shard_index(tail: bytes, shard_len: int, shard_nbytes: int | None = None) -> np.ndarray:
+    """(shard_len, 2) uint64 [offset, nbytes] from the index at a shard's end; checks its crc32c and, given
+    the shard's size, that every inner chunk lies inside the shard before the index."""
+    if len(tail) != shard_index_nbytes(shard_len):
+        raise CodecError(f"shard index is {len(tail)} bytes, not {shard_index_nbytes(shard_len)}")
+    idx = np.frombuffer(strip_crc(tail), dtype="<u8").reshape(shard_len, 2)
+    if shard_nbytes is not None:
+        present = idx[:, 0] != EMPTY
+        ends = idx[present, 0] + idx[present, 1]
+        if (ends > shard_nbytes - len(tail)).any() or (idx[present, 0] > ends).any():
+            raise CodecError("shard index points past the shard's data")
+    return idx
 
 
-def encode_shard(samples: list[bytes | None]) -> bytes:
-    """A whole shard: each present sample as a vlen-bytes inner chunk, then the index and its crc32c."""
+def encode_shard(samples: list[bytes | None], checksum: bool = True) -> bytes:
+    """A whole shard: each present sample as a vlen-bytes inner chunk (then, with ``checksum``, its
+    crc32c), then the index and its crc32c."""
     parts = []
     index = np.full((len(samples), 2), EMPTY, dtype="<u8")
     offset = 0
@@ -88,6 +132,8 @@ def encode_shard(samples: list[bytes | None]) -> bytes:
         if data is None:
             continue
         chunk = vlen_chunk(data)
+        if checksum:
+            chunk = with_crc(chunk)
         parts.append(chunk)
         index[i] = (offset, len(chunk))
         offset += len(chunk)
@@ -102,8 +148,10 @@ def vlen_chunk(data: bytes) -> bytes:
     return struct.pack("<II", 1, len(data)) + data
 
 
-def vlen_payload(chunk: bytes | memoryview) -> bytes:
-    """The element of a one-element vlen-bytes chunk."""
+def vlen_payload(chunk: bytes | memoryview, checksum: bool = False) -> bytes:
+    """The element of a one-element vlen-bytes chunk (ending with its crc32c, checked, with ``checksum``)."""
+    if checksum:
+        chunk = strip_crc(chunk)
     if len(chunk) < 8:
         raise CodecError("inner chunk is too short")
     count, size = struct.unpack_from("<II", chunk, 0)

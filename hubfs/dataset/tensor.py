@@ -101,7 +101,7 @@ class TensorEngine:
                 return decompress(data, self.type.compressor).decode("utf-8") if data else ""
             return decode_sample(data, self.type.compressor, self.type.dtype, self.type.ndim)
         except (CodecError, UnicodeDecodeError) as exc:
-            raise SampleError(self.key, i, f"stored sample is corrupt: {exc}") from exc
+            raise self.data.corrupt(f"sample {i}", self.data.key_of(i), f"does not decode: {exc}") from exc
 
     def _remember(self, ckey: tuple, value: Any) -> None:
         if self._cache_decoded:

@@ -22,7 +22,7 @@ os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")  # mfusepy loads libfuse 2 w
 
 import mfusepy  # noqa: E402
 
-from hubfs.errors import (CodecError, ConfigError, DatasetClosedError, DatasetNotFoundError,  # noqa: E402
+from hubfs.errors import (CodecError, ConfigError, CorruptionError, DatasetClosedError, DatasetNotFoundError,  # noqa: E402
                           IndexOutOfRangeError, LockedError, ReadOnlyError, SampleError, SchemaError,
                           StoreError, TensorNotFoundError)
 from hubfs.fuse.view import View  # noqa: E402
@@ -43,6 +43,7 @@ FUSE_FILL_DIR_PLUS = 1 << 1
 # first because several also subclass OSError (ReadOnlyError is a PermissionError with errno None).
 ERRNO_TABLE: tuple[tuple[type[BaseException], int], ...] = (
     (ReadOnlyError, errno.EROFS),
+    (CorruptionError, errno.EIO),  # stored bytes fail their checksum: never EINVAL (that is bad input)
     (StoreError, errno.EIO),
     (DatasetClosedError, errno.EIO),
     (LockedError, errno.EAGAIN),

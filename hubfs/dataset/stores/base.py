@@ -25,12 +25,14 @@ from abc import ABC, abstractmethod
 from hubfs.errors import StoreError
 
 PERMISSION_DENIED = "permission denied (check the credentials)"
+TIMED_OUT = "timed out"
+UNREACHABLE = "cannot reach the server"
 _REASONS = (  # (class names anywhere in the exception's MRO or chain, what to tell the user)
     ({"ReadTimeoutError", "ConnectTimeoutError", "ServerTimeoutError", "ServiceResponseTimeoutError",
-      "ServiceRequestTimeoutError", "FSTimeoutError", "TimeoutError"}, "timed out"),
+      "ServiceRequestTimeoutError", "FSTimeoutError", "TimeoutError"}, TIMED_OUT),
     ({"EndpointConnectionError", "ClientConnectorError", "ServerDisconnectedError", "ClientOSError",
       "ServiceRequestError", "ServiceResponseError", "ConnectionError", "ConnectionClosedError"},
-     "cannot reach the server"),
+     UNREACHABLE),
     ({"ClientAuthenticationError", "PermissionError", "NoCredentialsError", "RefreshError",
       "InvalidAccessKeyId", "SignatureDoesNotMatch"}, PERMISSION_DENIED),
     ({"FileNotFoundError", "ResourceNotFoundError", "NoSuchBucket"}, "not found (does the bucket or container exist?)"),
@@ -57,6 +59,11 @@ def failure_reason(exc: BaseException) -> str:
         if names & wanted:
             return reason
     return type(chain[0]).__name__ if chain else "unknown error"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when the server did not answer or refused: asking it again about the key cannot help."""
+    return failure_reason(exc) in (TIMED_OUT, UNREACHABLE, PERMISSION_DENIED)
 
 
 def check_range(start: int | None, end: int | None) -> None:

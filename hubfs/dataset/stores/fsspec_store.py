@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fsspec
 
-from hubfs.dataset.stores.base import Store, check_range, under
+from hubfs.dataset.stores.base import Store, check_range, is_outage, under
 
 
 class FsspecStore(Store):
@@ -40,6 +40,8 @@ class FsspecStore(Store):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         except Exception as exc:
+            if is_outage(exc):  # a second request (the info below) would wait out the time-outs again
+                raise self._fail("read", key, exc) from exc
             # Servers answer a range that starts past the end (416) and a prefix key in their own ways.
             info = self._info(key)
             if info is None:

@@ -7,7 +7,10 @@ import os
 
 import pytest
 
+import numpy as np
+
 import hubfs
+from hubfs.schema import ClassLabel, Image, Tensor
 
 
 def _flip(path: str, offset: int) -> None:
@@ -18,8 +21,15 @@ def _flip(path: str, offset: int) -> None:
         f.write(bytes([byte[0] ^ 0x10]))
 
 
-def test_a_read_only_mount_answers_eio_for_corrupt_samples_and_chunks(url, mounter):
-    with hubfs.Dataset(url, mode="r") as ds:
+def test_a_read_only_mount_answers_eio_for_corrupt_samples_and_chunks(tmp_path, mounter):
+    url = str(tmp_path / "ds")
+    schema = {"image": Image((28, 28, 1), compressor="png"), "emb": Tensor((3,), "float32", compressor="lz4"),
+              "label": ClassLabel(num_classes=3)}
+    with hubfs.Dataset(url, mode="w", shape=(4,), schema=schema) as ds:
+        for i in range(4):
+            ds["image", i] = np.random.default_rng(i).integers(0, 255, (28, 28, 1), dtype="uint8")
+            ds["emb", i] = [i, i + 0.5, -i]
+            ds["label", i] = i % 3
         png2, png1 = ds.read_stored("image", 2), ds.read_stored("image", 1)
     shard = os.path.join(url, "image/data/c/0")
     with open(shard, "rb") as f:

@@ -759,7 +759,7 @@ def main() -> None:
     python = {s: (args.hub_python if s == "hub" else sys.executable) for s in SYSTEMS}
     results: dict[str, dict] = {}
     raw, reads, slow_reads = {}, {}, {}
-    started = time.perf_counter()
+    started, load_start = time.perf_counter(), os.getloadavg()[0]
     for name, (kind, n) in datasets.items():
         data = out / f"data-{name}"
         ensure_data(data, kind, n)
@@ -798,7 +798,9 @@ def main() -> None:
 
     host = (f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / (1 << 30):.0f} GiB, "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, run took {time.perf_counter() - started:.0f} s")
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, run took {time.perf_counter() - started:.0f} s, "
+            f"load average {load_start:.1f} at its start and {os.getloadavg()[0]:.1f} at its end "
+            f"(the machine is shared: rates scale with it)")
     meta = {"datasets": datasets, "raw": raw, "reads": reads, "slow_reads": slow_reads, "host": host,
             "commit": _commit(), "cold": cold_note is None, "cold_note": cold_note, "hub_note": hub_note,
             "argv": sys.argv[1:]}

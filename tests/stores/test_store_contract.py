@@ -127,3 +127,21 @@ class TestEveryStore(StoreContract):
         store = open_store(*store_url)
         yield store
         store.close()
+
+
+def test_local_delete_prefix_clears_temp_files_a_killed_writer_left(tmp_path):
+    """A put interrupted by a kill leaves ``<key>.<12 hex>.tmp``; deleting the prefix removes it and the
+    emptied folders (a transform's part datasets after a worker died); other prefixes keep theirs."""
+    store = open_store(str(tmp_path / "parts"))
+    store.put("0/image/data/c/0", b"x")
+    orphan = tmp_path / "parts" / "1" / "label" / "zarr.json.0123456789ab.tmp"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"half")
+    kept = tmp_path / "parts" / "2" / "k.abcdefabcdef.tmp"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"another writer's")
+    store.delete_prefix("1")
+    assert not orphan.parent.parent.exists() and kept.exists()
+    store.delete_prefix("")
+    assert not (tmp_path / "parts").exists()
+    store.close()

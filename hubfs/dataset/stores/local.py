@@ -155,11 +155,18 @@ class LocalStore(Store):
             parent = os.path.dirname(parent)
 
     def delete_prefix(self, prefix: str) -> None:
+        """Every key under ``prefix``, then what this store's writers left there: temp files of a put a
+        killed process never finished (a transform worker killed mid-write) and the emptied folders."""
         super().delete_prefix(prefix)
-        try:
-            os.rmdir(self._path(prefix.strip("/")))  # the emptied folder itself (the dataset's, for "")
-        except OSError:
-            pass
+        top = self._path(prefix.strip("/"))
+        for folder, _, files in os.walk(top, topdown=False):
+            for name in files:
+                if _TEMP.search(name):
+                    _unlink(os.path.join(folder, name))
+            try:
+                os.rmdir(folder)  # only when empty: files that are not this store's stay
+            except OSError:
+                pass
 
     def close(self) -> None:
         with self._lock:

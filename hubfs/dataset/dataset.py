@@ -31,7 +31,7 @@ from hubfs.dataset.stores import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
 from hubfs.dataset.view import DatasetView, TensorView, Write
 from hubfs.errors import (CorruptionError, DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, MissingArgumentError,
-                          NotADatasetError, ReadOnlyError, SampleError, SchemaError, SchemaMismatchError,
+                          LockedError, NotADatasetError, ReadOnlyError, SampleError, SchemaError, SchemaMismatchError,
                           ShapeLengthError, ShapeMismatchError, StoreError, TensorNotFoundError)
 
 DEFAULT_CACHE = 1 << 26  # 64 MiB, Hub 1.x's default
@@ -61,6 +61,7 @@ class _State:
         self.meta_information: dict = {}
         self.name: str | None = None
         self.root_written: bytes | None = None  # the root document as last written or read
+        self.generation = 0  # commits of the root so far: the fence against a writer that lost its lock
 
     # -- the stored root ---------------------------------------------------------------------------
     def read_attrs(self) -> dict | None:
@@ -78,14 +79,27 @@ class _State:
 
     def root_doc(self) -> bytes:
         attrs = {"format": FORMAT, "length": self.length, "schema": schema_mod.to_json(self.schema),
-                 "meta_information": self.meta_information}
+                 "meta_information": self.meta_information, "generation": self.generation}
         if self.name is not None:
             attrs["name"] = self.name
         return layout.group_doc({"hubfs": attrs})
 
     def write_root(self) -> None:
+        """Commit: after checking this writer still holds the lock and the stored root is still the
+        generation it last wrote or read (else LockedError, and nothing is committed)."""
+        self.writer.verify()
+        current = self.read_attrs()
+        stored = current.get("generation", 0) if isinstance(current, dict) else None
+        if current is not None and stored != self.generation:
+            raise LockedError(f"dataset at {self.url} was committed by another writer (generation {stored}, "
+                              f"this writer's is {self.generation}): this writer lost its lock; nothing was committed")
+        self.generation += 1
         doc = self.root_doc()
-        self.store.put(layout.ZARR_JSON, doc)
+        try:
+            self.store.put(layout.ZARR_JSON, doc)
+        except BaseException:
+            self.generation -= 1
+            raise
         self.root_written = doc
 
     def is_empty(self) -> bool:
@@ -117,6 +131,7 @@ class _State:
     def create(self, length: int, flat: dict[str, Tensor], meta: dict, name: str | None) -> None:
         self.cache.clear()
         self.tensors.clear()
+        self.generation = 0
         self.schema = {k: t.with_chunks(self.cache.capacity) for k, t in flat.items()}
         self.length = self.committed = length
         self.shrunk_to = None
@@ -149,8 +164,12 @@ class _State:
             raise corrupt(f"its schema does not parse: {type(exc).__name__}: {exc}") from exc
         self.schema = schema
         self.length = self.committed = length
+        generation = attrs.get("generation", 0)
+        if not isinstance(generation, int) or generation < 0:
+            raise corrupt(f"generation {generation!r} is not a number of commits")
         self.meta_information = meta
         self.name = attrs.get("name")
+        self.generation = generation
         self.tensors = {key: TensorEngine(key, t, self.store, self.cache) for key, t in self.schema.items()}
         self.root_written = self.root_doc()
 
@@ -184,6 +203,8 @@ class _State:
     def flush(self) -> None:
         """Write everything cached: data, then array metadata, then length, schema and meta_information."""
         with self.lock:
+            if self.writer.held:
+                self.writer.check()  # a writer whose lease lapsed writes nothing more
             self.cache.flush()
             if self.length != self.committed:
                 if self.shrunk_to is not None:
@@ -200,8 +221,6 @@ class _State:
                 self.shrunk_to = None
             elif self.root_doc() != self.root_written:  # meta_information or name edited in place
                 self.write_root()
-            if self.store.remote:
-                self.writer.refresh()  # the heartbeat that keeps other hosts from taking the lock
 
     def release(self, writing: bool) -> None:
         """One Dataset object closed: the last writer releases the lock, the last object the store."""

@@ -100,20 +100,22 @@ def _aws_credentials(path: str, text: str) -> dict:
     return out
 
 
+def number(name: str, default: float) -> float:
+    """The positive number in environment variable ``name``, else ``default``; ConfigError if malformed."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, not {raw!r}")
+    return value
+
+
 def limits() -> tuple[float, float, int]:
     """(connect time-out, read time-out, attempts), from the environment or the defaults."""
-    def number(name: str, default: float) -> float:
-        raw = os.environ.get(name)
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-        if value <= 0:
-            raise ConfigError(f"{name} must be positive, not {raw!r}")
-        return value
-
     return (number("HUBFS_CONNECT_TIMEOUT", CONNECT_TIMEOUT), number("HUBFS_READ_TIMEOUT", READ_TIMEOUT),
             max(1, int(number("HUBFS_RETRIES", RETRIES))))
 

@@ -82,6 +82,17 @@ class ReadOnlyError(HubfsError, PermissionError):
 ReadModeException = ReadOnlyError
 
 
+class AddressNotFound(HubfsError, KeyError):
+    """``checkout``/``version=``/``url@address`` named no branch and no commit (Hub 1.x's name)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class VersionError(HubfsError, ValueError):
+    """A version operation that cannot be done as asked (a branch that exists, a commit on a commit)."""
+
+
 class DatasetNotFoundError(HubfsError, FileNotFoundError):
     """No dataset at the url, and the mode does not create one."""
 

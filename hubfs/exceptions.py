@@ -4,7 +4,7 @@ Each is an alias of the hubfs error that is raised for the same mistake, so ``ex
 hubfs.exceptions.ReadModeException`` catches what ``except hub.exceptions.ReadModeException`` caught.
 Every hubfs error also subclasses the builtin a caller would naturally catch (see ``hubfs.errors``).
 """
-from hubfs.errors import (ClassLabelValueError, DatasetNotFoundError, HubfsError, IndexOutOfRangeError,
+from hubfs.errors import (AddressNotFound, ClassLabelValueError, DatasetNotFoundError, HubfsError, IndexOutOfRangeError,
                           LockedError, MissingArgumentError, ModuleNotInstalledError, NotADatasetError,
                           ReadOnlyError, SampleShapeError, SchemaError, SchemaMismatchError, ShapeLengthError)
 
@@ -24,9 +24,10 @@ OutOfBoundsError = IndexOutOfRangeError
 LockedException = LockedError
 ModuleNotInstalledException = ModuleNotInstalledError
 DynamicTensorShapeException = SchemaError
+AddressNotFound = AddressNotFound
 
 __all__ = ["HubException", "ReadModeException", "HubDatasetNotFoundException", "SchemaMismatchException",
            "ShapeArgumentNotFoundException", "SchemaArgumentNotFoundException", "ShapeLengthException",
            "NotHubDatasetToOverwriteException", "NotHubDatasetToAppendException", "DirectoryNotEmptyException",
            "ValueShapeError", "ClassLabelValueError", "OutOfBoundsError", "LockedException",
-           "ModuleNotInstalledException", "DynamicTensorShapeException"]
+           "ModuleNotInstalledException", "DynamicTensorShapeException", "AddressNotFound"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import sys
 import threading
 from typing import Any, Callable, Iterable, Iterator
 
@@ -29,9 +30,12 @@ from hubfs.dataset.lock import LOCK_KEY, WriterLock
 from hubfs.dataset.schema import Tensor
 from hubfs.dataset.stores import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
+from hubfs.dataset.versions import (DEFAULT_BRANCH, Branch, Commit, CommitStore, Position, Versions,
+                                    check_branch_name, new_id)
 from hubfs.dataset.view import DatasetView, TensorView, Write
-from hubfs.errors import (CorruptionError, DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError, MissingArgumentError,
-                          LockedError, NotADatasetError, ReadOnlyError, SampleError, SchemaError, SchemaMismatchError,
+from hubfs.errors import (AddressNotFound, CorruptionError, DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError,
+                          LockedError, MissingArgumentError, NotADatasetError, ReadOnlyError, SampleError, SchemaError,
+                          SchemaMismatchError, VersionError,
                           ShapeLengthError, ShapeMismatchError, StoreError, TensorNotFoundError)
 
 DEFAULT_CACHE = 1 << 26  # 64 MiB, Hub 1.x's default
@@ -44,10 +48,11 @@ _STATES_LOCK = threading.RLock()
 class _State:
     """What every open ``Dataset`` object of one url in this process shares."""
 
-    def __init__(self, url: str, token: Any, cache: int):
-        self.url, self.token = url, token
+    def __init__(self, url: str, token: Any, cache: int, store: Store | None = None, key: str | None = None):
+        self.url, self.token = url, token  # url: what messages name (``url@branch`` off the default branch)
+        self.key = key or _state_key(url)
         self.pid = os.getpid()
-        self.store: Store = open_store(url, token)
+        self.store: Store = store if store is not None else open_store(url, token)
         self.cache = Cache(cache)
         self.lock = threading.RLock()
         self.writer = WriterLock(self.store, self)
@@ -232,8 +237,8 @@ class _State:
                     self.writer.release()
             if self.handles == 0:
                 self.store.close()
-                if _STATES.get(self.url) is self:
-                    del _STATES[self.url]
+                if _STATES.get(self.key) is self:
+                    del _STATES[self.key]
 
 
 def _state_key(url: str) -> str:
@@ -254,7 +259,7 @@ class Dataset:
                  token: dict | str | None = None, cache: int = DEFAULT_CACHE,
                  meta_information: dict | None = None, name: str | None = None,
                  storage_cache: int | None = None, lock_cache: bool = True, lazy: bool = True,
-                 public: bool = True):
+                 public: bool = True, version: str | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of 'r', 'r+', 'a', 'w' or None, not {mode!r}")
         mode = {"a+": "a", "w+": "w"}.get(mode, mode)
@@ -262,18 +267,45 @@ class Dataset:
         self.lazy = bool(lazy)
         length = _parse_length(shape)
         flat = schema_mod.flatten(schema) if schema is not None else None
+        url, address = split_address(url, version)
         url, token = namespace.resolve(url, token)
+        self._url, self._cache_bytes = url, cache
+        self._versions = Versions(open_store(url, token))
+        at = self._versions.resolve(address) if address is not None else None
+        if at is not None and mode == "w":
+            raise VersionError(f"dataset at {url}: mode='w' would overwrite the whole dataset; open it without "
+                               f"@{address} to do that")
+        if at is not None and not at.tree and at.commit is None:
+            at = None  # the default branch's head: the root itself
+        self._pos = at
+        self._enter(at, mode, token, length, flat, meta_information, name)
+
+    def _enter(self, at: "Position | None", mode: str | None, token: Any, length: int | None = None,
+               flat: dict | None = None, meta: dict | None = None, name: str | None = None) -> None:
+        """Open (or join) the state of position ``at`` (None: the default branch's head, the root)."""
+        url = self._url
+        if at is None:
+            state_url, key, store = url, _state_key(url), None
+        elif at.commit is not None:
+            state_url, key = f"{url}@{at.commit_id}", f"{_state_key(url)}@{at.commit_id}"
+            store = CommitStore(self._versions.store, at.commit, state_url)
+        else:
+            state_url, key, store = f"{url}@{at.branch}", _state_key(f"{url}/{at.tree}"), None
+        detached = at is not None and at.commit is not None
+        self._detached = detached and mode != "r"  # writes there go to a new branch, as in Hub
         with _STATES_LOCK:
-            state = _STATES.get(_state_key(url))
+            state = _STATES.get(key)
             if state is None or state.pid != os.getpid() or state.deleted:
-                state = _State(url, token, cache)
+                state = _State(state_url, token, self._cache_bytes, store, key)
+                if at is not None and at.tree:
+                    state.store = open_store(f"{url}/{at.tree}", token)
             with state.lock:
-                mode = self._open(state, mode, length, flat, meta_information, name)
+                mode = self._open(state, "r" if detached else mode, length, flat, meta, name)
             state.handles += 1
             state.writers += mode != "r"
-            _STATES[_state_key(url)] = state
+            _STATES[key] = state
         self._s = state
-        self.mode = mode
+        self.mode = "r+" if self._detached else mode
         self.read_only = mode == "r"
         self._closed = False
 
@@ -319,7 +351,8 @@ class Dataset:
     # -- basic facts -------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return self._s.url
+        """The dataset's url (whatever version this object is at; see ``branch`` and ``commit_id``)."""
+        return self._url
 
     @property
     def token(self) -> Any:
@@ -479,6 +512,8 @@ class Dataset:
 
     def _writable(self) -> None:
         self._readable()
+        if self._detached and not self._closed:
+            self._auto_checkout()
         if self._closed:
             raise DatasetClosedError(f"dataset at {self.url} is closed; open it again to write")
         if self.read_only:
@@ -583,8 +618,97 @@ class Dataset:
             return
         self._s.flush()
 
-    commit = flush
     save = flush
+
+    # -- versions (Hub 1.3's API; hubfs/dataset/versions.py has the layout) ---------------------------
+    @property
+    def branch(self) -> str:
+        """The branch this object is on (of the commit it is at, when at a commit)."""
+        return self._pos.branch if self._pos is not None else DEFAULT_BRANCH
+
+    @property
+    def commit_id(self) -> str | None:
+        """The id of the version this object is at: a commit, or the working head of its branch (the id
+        its next ``commit()`` returns). None on a read-only dataset that has never been versioned."""
+        if self._pos is not None:
+            return self._pos.commit_id
+        head = self._versions.branch(DEFAULT_BRANCH).head
+        if not head and not self.read_only:
+            head = self._versions.ensure_default().head
+        return head or None
+
+    @property
+    def branches(self) -> list[str]:
+        """Every branch's name (the default branch, ``master``, always)."""
+        return self._versions.branches()
+
+    def _head(self) -> "Branch":
+        b = self._versions.ensure_default() if self.branch == DEFAULT_BRANCH else self._versions.branch(self.branch)
+        if b is None:
+            raise VersionError(f"dataset at {self.url}: branch {self.branch!r} is gone")
+        return b
+
+    def _top_groups(self) -> list[str]:
+        return sorted({k.split("/", 1)[0] for k in self._s.schema})
+
+    def commit(self, message: str = "") -> str:
+        """Save the current state as a commit and return its id (Hub's ``commit``). Only objects changed
+        since the branch's last commit are copied; at a commit that is not a branch head, this first
+        checks out a new automatic branch, as Hub did."""
+        self._writable()
+        s = self._s
+        with s.lock:
+            s.flush()
+            b = self._head()
+            commit_id = self._versions.seal(b, message, s.length, self._top_groups())
+        if self._pos is not None:
+            self._pos.commit_id = b.head
+        return commit_id
+
+    def checkout(self, address: str, create: bool = False) -> str:
+        """Move this object to a branch's head or a commit (Hub's ``checkout``); with ``create=True`` an
+        unknown name becomes a new branch starting from the current state. Returns the id now at."""
+        self._readable()
+        self.flush()
+        try:
+            at = self._versions.resolve(address)
+        except AddressNotFound:
+            if not create:
+                raise
+            if self.read_only and not self._detached:
+                raise ReadOnlyError(f"dataset at {self.url} is open read-only: checkout cannot create branch "
+                                    f"{address!r}") from None
+            check_branch_name(address)
+            here = self._pos if self._pos is not None else Position(DEFAULT_BRANCH, self._head().head, "", None)
+            with self._s.lock:
+                b = self._versions.create_branch(address, here, self._top_groups())
+            at = Position(b.name, b.head, b.tree, None)
+        mode = "r" if self.read_only and not self._detached else ("r+" if self.mode == "w" else self.mode)
+        old, writing = self._s, not self.read_only
+        self._enter(at if (at.tree or at.commit is not None) else None, mode, self._s.token)
+        if old.pid == os.getpid():
+            old.release(writing)  # the same state when checking out where it already is: counts stay
+        self._pos = at if (at.tree or at.commit is not None) else None
+        return self.commit_id
+
+    def _auto_checkout(self) -> None:
+        name = f"auto-{new_id()[:12]}"
+        print(f"automatically checking out to new branch {name} as not at the head of branch {self.branch}",
+              file=sys.stderr)
+        self.checkout(name, create=True)
+
+    def log(self) -> None:
+        """Print the commits behind the current version, newest first (Hub's ``log``)."""
+        print(f"\n Current Branch: {self.branch}\n")
+        for record in self.history():
+            print(f"{record}\n")
+
+    def history(self) -> list["Commit"]:
+        """The commits behind this version, newest first (what ``log`` prints)."""
+        if self._pos is not None and self._pos.commit is not None:
+            return self._versions.history(self._pos.commit.id)
+        b = self._versions.branch(self.branch)
+        return self._versions.history(b.parent if b else None)
 
     def refresh(self) -> None:
         """Re-read length, schema and data written since opening by another process (read-only datasets)."""
@@ -635,7 +759,8 @@ class Dataset:
     def __reduce__(self) -> tuple:
         """Pickled: flushed here, reopened read-only where unpickled (DataLoader workers, process pools)."""
         self.flush()
-        return (_reopen, (self.url, self.token, self._s.cache.capacity, self.lazy))
+        at = None if self._pos is None else (self._pos.commit_id if self._pos.commit is not None else self._pos.branch)
+        return (_reopen, (self.url, self.token, self._s.cache.capacity, self.lazy, at))
 
     # -- whole-dataset operations ------------------------------------------------------------------
     def delete(self) -> bool:
@@ -648,11 +773,13 @@ class Dataset:
             s.deleted = True
             s.writer.release()
             s.store.delete_prefix("")
+            if s.store is not self._versions.store:  # at a branch or a commit: the whole dataset goes
+                self._versions.store.delete_prefix("")
         self._closed = True
         self.read_only = True
         with _STATES_LOCK:
-            if _STATES.get(_state_key(s.url)) is s:
-                del _STATES[_state_key(s.url)]
+            if _STATES.get(s.key) is s:
+                del _STATES[s.key]
         return True
 
     def copy(self, dst: str, token: Any = None, progress: bool = False, public: bool = True) -> "Dataset":
@@ -740,8 +867,18 @@ class Dataset:
                 self._engine(key).copy_in(i, sample)
 
 
-def _reopen(url: str, token: Any, cache: int, lazy: bool) -> Dataset:
-    return Dataset(url, mode="r", token=token, cache=cache, lazy=lazy)
+def _reopen(url: str, token: Any, cache: int, lazy: bool, version: str | None = None) -> Dataset:
+    return Dataset(url, mode="r", token=token, cache=cache, lazy=lazy, version=version)
+
+
+def split_address(url: str, version: str | None = None) -> tuple[str, str | None]:
+    """``url@address`` -> (url, address); ``version=`` wins when both are given. An ``@`` followed by a
+    path (``/a@b/c``) or by no name is part of the url."""
+    if isinstance(url, str) and "@" in url:
+        head, tail = url.rsplit("@", 1)
+        if tail and "/" not in tail and ":" not in tail and head:
+            url, version = head, version if version is not None else tail
+    return url, version
 
 
 def load(url: str, token: Any = None, **kwargs: Any) -> Dataset:

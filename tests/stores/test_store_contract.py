@@ -56,6 +56,32 @@ class StoreContract:
         with pytest.raises(ValueError):
             store.get("k", -3)
 
+    def test_copy_makes_an_independent_object(self, store: Store):
+        store.put("src/a", b"version one")
+        store.copy("src/a", "dst/deep/a")
+        assert store.get("dst/deep/a") == b"version one" and store.list("dst") == ["dst/deep/a"]
+        store.put("src/a", b"version two")  # the copy keeps the bytes it was made from
+        assert store.get("dst/deep/a") == b"version one" and store.get("src/a") == b"version two"
+        store.copy("src/a", "dst/deep/a")  # replaces, like put
+        assert store.get("dst/deep/a") == b"version two"
+        with pytest.raises(StoreError, match="copy"):
+            store.copy("missing", "dst/x")
+        assert not store.exists("dst/x")
+
+    def test_tokens_change_with_the_bytes_and_match_across_keys(self, store: Store):
+        store.put("t/a", b"alpha")
+        store.put("t/b", b"beta")
+        store.put("other", b"x")
+        before = store.tokens("t")
+        assert sorted(before) == ["t/a", "t/b"] and before["t/a"] != before["t/b"]
+        assert store.tokens("t") == before  # listing again reads the same identities
+        store.put("t/a", b"ALPHA")
+        after = store.tokens("t")
+        assert after["t/a"] != before["t/a"] and after["t/b"] == before["t/b"]
+        store.copy("t/b", "u/b")  # a copy may keep the token (same bytes) or get a new one
+        assert store.tokens("u") and store.get("u/b") == b"beta"
+        assert store.tokens("nothing/here") == {}
+
     def test_put_if_absent_creates_once(self, store: Store):
         assert store.put_if_absent("lock", b"mine")
         assert not store.put_if_absent("lock", b"theirs")

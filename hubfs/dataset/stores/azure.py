@@ -137,5 +137,12 @@ class AzureStore(FsspecStore):
     def create(self, path: str, data: bytes) -> None:
         self.fs.pipe_file(path, data, overwrite=False)  # If-None-Match: *
 
+    def token_of(self, key: str, info: dict) -> str | None:
+        md5 = (info.get("content_settings") or {}).get("content_md5")  # set for single-request uploads
+        if md5:
+            return "md5:" + bytes(md5).hex()
+        etag = info.get("etag")  # changes with every write of this blob, but says nothing across blobs
+        return f"etag:{key}:{etag.strip(chr(34))}" if etag else None
+
 
 STORE = AzureStore

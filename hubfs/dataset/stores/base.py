@@ -2,8 +2,9 @@
 
 Core (each backend, one module each): ``get`` (whole object or a byte range), ``put`` (atomic replace),
 ``put_if_absent`` (a real conditional create), ``delete`` and ``list``. Derived here: ``exists``, ``size``,
-``get_range`` (exact bytes or an error) and ``delete_prefix``; backends may override a derived operation
-with a cheaper one that answers the same (the contract suite in tests/stores/test_store_contract.py checks
+``get_range`` (exact bytes or an error), ``delete_prefix``, ``copy`` (one object to another key) and
+``tokens`` (what versions compare to find changed objects); backends may override a derived operation
+with a cheaper one that answers the same (a hard link, a server-side copy, the listing's ETag) (the contract suite in tests/stores/test_store_contract.py checks
 that they do).
 
 Semantics every store keeps:
@@ -20,6 +21,7 @@ Semantics every store keeps:
 from __future__ import annotations
 
 import errno
+import hashlib
 from abc import ABC, abstractmethod
 
 from hubfs.errors import StoreError
@@ -131,11 +133,30 @@ class Store(ABC):
         for key in self.list(prefix):
             self.delete(key)
 
+    def copy(self, src: str, dst: str) -> None:
+        """Make ``dst`` an object with ``src``'s bytes (atomic, like ``put``); StoreError when ``src`` is
+        missing. Backends copy without the bytes passing through this process where they can."""
+        data = self.get(src)
+        if data is None:
+            raise StoreError(f"store copy of {src!r} at {self.url} failed: no such object")
+        self.put(dst, data)
+
+    def tokens(self, prefix: str = "") -> dict[str, str]:
+        """``{key: token}`` for every key under ``prefix``: equal tokens mean equal bytes (whichever keys
+        they came from), and rewriting an object with other bytes changes its token. Versions compare
+        them to find what changed since a commit without reading the data."""
+        return {key: content_token(self.get(key) or b"") for key in self.list(prefix)}
+
     def forget(self, key: str) -> None:
         """Drop anything cached about ``key`` (an open file), so the next read sees its current version."""
 
     def close(self) -> None:
         """Release cached resources (open files)."""
+
+
+def content_token(data: bytes) -> str:
+    """A token from the bytes themselves (stores whose listing carries no content identity)."""
+    return "b2:" + hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def under(key: str, prefix: str) -> bool:

@@ -73,5 +73,12 @@ def _make(kwargs: dict, lim: tuple[float, float, int]) -> fsspec.AbstractFileSys
 class GCSStore(FsspecStore):
     remote = True
 
+    def token_of(self, key: str, info: dict) -> str | None:
+        md5 = info.get("md5Hash")  # the MD5 of the bytes, kept by the service for every object
+        if md5:
+            return f"md5:{md5}"
+        generation = info.get("generation")  # changes with every write of this object
+        return f"gen:{key}:{generation}" if generation else None
+
 
 STORE = GCSStore

@@ -1,0 +1,349 @@
+"""Versions of a dataset: commits, branches, and stores that read any commit as it was.
+
+Layout (all under the dataset's root, beside its tensors; doc/DESIGN.md says why):
+
+    .hubfs/versions/branches/<name>.json   a branch: its working tree, its head id, its last commit
+    .hubfs/versions/commits/<id>.json      a commit record: parent, branch, message, time, and the
+                                           manifest {key: [holder, token]} of every object of the version
+    .hubfs/versions/objects/<holder>/<key> the bytes of ``key`` as commit ``holder`` saw them (immutable)
+    .hubfs/versions/trees/<tree>/...       the working tree of a branch other than the default one: a
+                                           complete zarr v3 group of its own
+
+The default branch's working tree is the dataset's root itself, so a dataset that never committed is
+exactly what it was before versions existed and every branch head is a standard zarr v3 group.
+
+A commit compares each object's store token (``Store.tokens``: inode or ETag or MD5) with the one its
+parent recorded; only changed objects are copied into ``objects/<id>/`` (a hard link on local disks, a
+server-side copy on object stores), unchanged ones keep pointing at an older holder. The commit record
+is written last, with one conditional create: that write is the commit. The branch document is then
+moved on; a reader that finds a record for the branch's head id knows the move was interrupted and
+steps on (``successor``), so a crash anywhere leaves either the old version or the new one.
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubfs.dataset import layout
+from hubfs.dataset.lock import LOCK_KEY
+from hubfs.dataset.stores import Store
+from hubfs.errors import AddressNotFound, CorruptionError, ReadOnlyError, VersionError
+
+DEFAULT_BRANCH = "master"  # Hub 1.x's name
+ROOT = ".hubfs/versions"
+BRANCHES = f"{ROOT}/branches"
+COMMITS = f"{ROOT}/commits"
+OBJECTS = f"{ROOT}/objects"
+TREES = f"{ROOT}/trees"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")
+
+
+def new_id() -> str:
+    """A commit id as Hub 1.x made them: 40 hex digits."""
+    return hashlib.sha1(uuid.uuid4().bytes).hexdigest()
+
+
+def successor(commit_id: str) -> str:
+    """The id of the working version that follows a commit (derived, so a reader can step past an
+    interrupted branch update without any other record)."""
+    return hashlib.sha1(f"{commit_id}/next".encode()).hexdigest()
+
+
+def check_branch_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or name.endswith(".json"):
+        raise ValueError(f"branch name {name!r}: use letters, digits, '.', '_' and '-' (at most 100)")
+    return name
+
+
+@dataclass
+class Branch:
+    name: str
+    tree: str  # "" for the default branch (the root), else TREES/<id>
+    head: str  # the id of its working (uncommitted) version
+    parent: str | None  # its newest commit
+
+    def doc(self) -> bytes:
+        return json.dumps({"branch": self.name, "tree": self.tree, "head": self.head,
+                           "parent": self.parent}).encode()
+
+
+@dataclass
+class Commit:
+    id: str
+    parent: str | None
+    branch: str
+    message: str
+    time: float
+    user: str
+    length: int
+    manifest: dict[str, list] = field(repr=False)  # key -> [holder id, token]
+
+    def info(self) -> dict:
+        return {"commit": self.id, "parent": self.parent, "branch": self.branch, "message": self.message,
+                "time": self.time, "user": self.user, "length": self.length}
+
+    def __str__(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.time))
+        return f'commit {self.id} ({self.branch}) \nAuthor: {self.user}\nCommit Time:  {when}\nMessage: "{self.message}"'
+
+
+@dataclass
+class Position:
+    """Where a dataset object is: at a branch's working head (writable) or at a commit (read-only)."""
+    branch: str
+    commit_id: str
+    tree: str | None  # the working tree's prefix at a head; None at a commit
+    commit: Commit | None  # the record at a commit
+
+
+class Versions:
+    """The version records of the dataset in ``store`` (its root)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._commits: dict[str, Commit] = {}  # records are immutable: cached for good
+
+    # -- reading ------------------------------------------------------------------------------------
+    def _json(self, key: str, what: str) -> dict | None:
+        raw = self.store.get(key)
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+            return doc
+        except ValueError as exc:
+            raise CorruptionError(f"dataset at {self.store.url}: {what} {key!r} is damaged ({exc}); other "
+                                  f"versions are still readable", key=key) from exc
+
+    def commit(self, commit_id: str) -> Commit | None:
+        """The record of a commit, or None when ``commit_id`` was never committed."""
+        if commit_id in self._commits:
+            return self._commits[commit_id]
+        key = f"{COMMITS}/{commit_id}.json"
+        doc = self._json(key, "version record")
+        if doc is None:
+            return None
+        try:
+            manifest = doc["manifest"]
+            record = Commit(str(doc["commit"]), doc.get("parent"), str(doc["branch"]), str(doc.get("message", "")),
+                            float(doc["time"]), str(doc.get("user", "")), int(doc["length"]), manifest)
+            if record.id != commit_id or not isinstance(manifest, dict) or layout.ZARR_JSON not in manifest:
+                raise ValueError("it describes another commit or holds no root document")
+            for entry in manifest.values():
+                if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+                    raise ValueError("a manifest entry is not [holder, token]")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptionError(f"dataset at {self.store.url}: version record {key!r} is damaged ({exc}); "
+                                  f"other versions are still readable", key=key) from exc
+        self._commits[commit_id] = record
+        return record
+
+    def branch(self, name: str) -> Branch | None:
+        """The branch ``name`` as it stands (None when there is none); the default branch exists always."""
+        doc = self._json(f"{BRANCHES}/{name}.json", "branch record")
+        if doc is None:
+            return Branch(DEFAULT_BRANCH, "", "", None) if name == DEFAULT_BRANCH else None
+        try:
+            b = Branch(str(doc["branch"]), str(doc["tree"]), str(doc["head"]), doc.get("parent"))
+        except (KeyError, TypeError) as exc:
+            raise CorruptionError(f"dataset at {self.store.url}: branch record {name!r} is damaged ({exc})",
+                                  key=f"{BRANCHES}/{name}.json") from exc
+        while b.head and self.commit(b.head) is not None:  # a commit whose branch update was interrupted
+            b.parent, b.head = b.head, successor(b.head)
+        return b
+
+    def branches(self) -> list[str]:
+        names = {k.rsplit("/", 1)[1][:-len(".json")] for k in self.store.list(BRANCHES) if k.endswith(".json")}
+        return sorted(names | {DEFAULT_BRANCH})
+
+    def ensure_default(self) -> Branch:
+        """The default branch, recorded (with a head id) the first time versions are used for writing."""
+        b = self.branch(DEFAULT_BRANCH)
+        if not b.head:
+            b.head = new_id()
+            if not self.store.put_if_absent(f"{BRANCHES}/{DEFAULT_BRANCH}.json", b.doc()):
+                b = self.branch(DEFAULT_BRANCH)
+        return b
+
+    def resolve(self, address: str) -> Position:
+        """A branch name or a commit id (a commit, or the working head of a branch) -> where it is."""
+        b = self.branch(address) if _NAME.match(address or "") else None
+        if b is not None:
+            return Position(b.name, b.head, b.tree, None)
+        record = self.commit(address) if re.fullmatch(r"[0-9a-f]{40}", address or "") else None
+        if record is not None:
+            return Position(record.branch, record.id, None, record)
+        for name in self.branches():  # the working head's id, as checkout() returned it
+            b = self.branch(name)
+            if b.head == address:
+                return Position(b.name, b.head, b.tree, None)
+        raise AddressNotFound(f"dataset at {self.store.url}: no branch or commit {address!r}; branches are "
+                              f"{self.branches()}")
+
+    def history(self, commit_id: str | None) -> list[Commit]:
+        """Commits from ``commit_id`` back to the first, newest first."""
+        out = []
+        while commit_id:
+            record = self.commit(commit_id)
+            if record is None:
+                break
+            out.append(record)
+            commit_id = record.parent
+        return out
+
+    def all_commits(self) -> list[Commit]:
+        ids = [k.rsplit("/", 1)[1][:-len(".json")] for k in self.store.list(COMMITS) if k.endswith(".json")]
+        records = []
+        for commit_id in ids:
+            try:
+                record = self.commit(commit_id)
+            except CorruptionError:
+                continue  # listed as damaged by whoever reads it; the others stay readable
+            if record is not None:
+                records.append(record)
+        return sorted(records, key=lambda r: r.time)
+
+    # -- the objects of a version ------------------------------------------------------------------------
+    def tree_tokens(self, tree: str, top: list[str]) -> dict[str, str]:
+        """Tokens of every object of a working tree, keyed relative to the tree. The root tree is listed
+        by its top-level tensor groups, so the version records beside them are never walked."""
+        if tree:
+            found = self.store.tokens(tree)
+            return {k[len(tree) + 1:]: t for k, t in found.items() if k[len(tree) + 1:] != LOCK_KEY}
+        out = {}
+        for group in sorted(set(top)):
+            out.update(self.store.tokens(group))
+        root = self.store.size(layout.ZARR_JSON)
+        if root is not None:
+            out[layout.ZARR_JSON] = ""  # always copied: it is small, and it says what the version is
+        return out
+
+    def seal(self, b: Branch, message: str, length: int, top: list[str]) -> str:
+        """Commit the working tree of branch ``b`` (flushed, its writer lock held): copy what changed
+        since its last commit, write the record (the commit), move the branch on. Returns the id."""
+        commit_id = b.head
+        parent = self.commit(b.parent) if b.parent else None
+        before = parent.manifest if parent else {}
+        manifest: dict[str, list] = {}
+        prefix = f"{b.tree}/" if b.tree else ""
+        for key, token in self.tree_tokens(b.tree, top).items():
+            old = before.get(key)
+            if token and old is not None and old[1] == token:
+                manifest[key] = old
+                continue
+            self.store.copy(prefix + key, f"{OBJECTS}/{commit_id}/{key}")
+            manifest[key] = [commit_id, token]
+        record = {"commit": commit_id, "parent": b.parent, "branch": b.name, "message": str(message),
+                  "time": time.time(), "user": _user(), "length": int(length), "manifest": manifest}
+        if not self.store.put_if_absent(f"{COMMITS}/{commit_id}.json", json.dumps(record, separators=(",", ":")).encode()):
+            raise VersionError(f"dataset at {self.store.url}: commit {commit_id} of branch {b.name!r} was made "
+                                f"by another writer")
+        b.parent, b.head = commit_id, successor(commit_id)
+        self.store.put(f"{BRANCHES}/{b.name}.json", b.doc())
+        return commit_id
+
+    def create_branch(self, name: str, source: Position, top: list[str]) -> Branch:
+        """A new branch whose working tree starts as ``source`` (a working head, uncommitted changes
+        included, or a commit): every object copied into a tree of its own (hard links / server-side
+        copies), its root document last, then the branch record created (the step that makes it exist)."""
+        check_branch_name(name)
+        if self.branch(name) is not None:
+            raise VersionError(f"dataset at {self.store.url}: branch {name!r} already exists")
+        tree = f"{TREES}/{uuid.uuid4().hex[:16]}"
+        if source.commit is not None:
+            pairs = [(f"{OBJECTS}/{holder}/{key}", key) for key, (holder, _) in source.commit.manifest.items()]
+            parent = source.commit.id
+        else:
+            prefix = f"{source.tree}/" if source.tree else ""
+            pairs = [(prefix + key, key) for key in self.tree_tokens(source.tree or "", top)]
+            parent = self.branch(source.branch).parent
+        pairs.sort(key=lambda p: p[1] == layout.ZARR_JSON)  # the root document last
+        for src, key in pairs:
+            self.store.copy(src, f"{tree}/{key}")
+        b = Branch(name, tree, new_id(), parent)
+        if not self.store.put_if_absent(f"{BRANCHES}/{name}.json", b.doc()):
+            self.store.delete_prefix(tree)
+            raise VersionError(f"dataset at {self.store.url}: branch {name!r} already exists")
+        return b
+
+
+class CommitStore(Store):
+    """A commit's objects as a read-only store: ``key`` reads ``objects/<holder>/<key>`` of the manifest."""
+
+    remote = False
+
+    def __init__(self, root: Store, record: Commit, url: str):
+        super().__init__(url)
+        self.root, self.record = root, record
+        self.remote = root.remote
+        self._where = {key: f"{OBJECTS}/{holder}/{key}" for key, (holder, _) in record.manifest.items()}
+        self._keys = sorted(self._where)
+
+    def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes | None:
+        where = self._where.get(key)
+        return None if where is None else self.root.get(where, start, end)
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        where = self._where.get(key)
+        if where is None:
+            return super().get_range(key, start, end)
+        return self.root.get_range(where, start, end)
+
+    def size(self, key: str) -> int | None:
+        where = self._where.get(key)
+        return None if where is None else self.root.size(where)
+
+    def list(self, prefix: str = "") -> list[str]:
+        prefix = prefix.strip("/")
+        return [k for k in self._keys if not prefix or k.startswith(prefix + "/")]
+
+    def _refuse(self, key: str) -> ReadOnlyError:
+        return ReadOnlyError(f"{self.url} is a commit: its objects never change (check out a branch to write)")
+
+    def put(self, key: str, data: bytes) -> None:
+        raise self._refuse(key)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        raise self._refuse(key)
+
+    def delete(self, key: str) -> None:
+        raise self._refuse(key)
+
+    def forget(self, key: str) -> None:
+        where = self._where.get(key)
+        if where is not None:
+            self.root.forget(where)
+
+    def close(self) -> None:
+        self.root.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+def tensor_of(key: str, tensors: list[str]) -> str | None:
+    """The tensor whose group holds object ``key`` (the longest matching tensor key)."""
+    best = None
+    for t in tensors:
+        if key.startswith(t + "/") and (best is None or len(t) > len(best)):
+            best = t
+    return best
+
+
+def describe(record: Commit | None, b: Branch | None) -> dict[str, Any]:
+    """What ``.hubfs/info.json`` and the CLI say about a position."""
+    if record is not None:
+        return {"branch": record.branch, "commit": record.id, "at_head": False, **record.info()}
+    return {"branch": b.name, "commit": b.head, "at_head": True, "parent": b.parent}

@@ -19,3 +19,5 @@ def test_readme_example_runs(n, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     for expected in re.findall(r"#\s*(tensor '.*)$", BLOCKS[n], re.M):
         assert expected.strip() in out
+    for expected in re.findall(r"#\s*->\s*(.*)$", BLOCKS[n], re.M):  # "# -> X": the line prints X
+        assert expected.strip() in out

@@ -347,3 +347,89 @@ def describe(record: Commit | None, b: Branch | None) -> dict[str, Any]:
     if record is not None:
         return {"branch": record.branch, "commit": record.id, "at_head": False, **record.info()}
     return {"branch": b.name, "commit": b.head, "at_head": True, "parent": b.parent}
+
+
+# -- what differs between two versions -----------------------------------------------------------------
+@dataclass
+class _Side:
+    """One version's objects as identities (equal identity = equal bytes) and a reader of its objects."""
+    identity: dict[str, str]
+    read: Any  # key -> bytes | None
+
+    def attrs(self, url: str) -> dict:
+        raw = self.read(layout.ZARR_JSON)
+        try:
+            return json.loads(raw)["attributes"]["hubfs"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CorruptionError(f"dataset at {url}: the root document of a version does not parse",
+                                  key=layout.ZARR_JSON) from exc
+
+
+def _side(versions: Versions, at: Position) -> _Side:
+    store = versions.store
+    if at.commit is not None:
+        where = {key: f"{OBJECTS}/{holder}/{key}" for key, (holder, _) in at.commit.manifest.items()}
+        identity = {key: token or f"at:{where[key]}" for key, (_, token) in at.commit.manifest.items()}
+        return _Side(identity, lambda key: store.get(where[key]) if key in where else None)
+    prefix = f"{at.tree}/" if at.tree else ""
+    read = lambda key: store.get(prefix + key)  # noqa: E731
+    raw = read(layout.ZARR_JSON)
+    top = []
+    if raw is not None:
+        schema = json.loads(raw).get("attributes", {}).get("hubfs", {}).get("schema", {})
+        top = sorted({k.split("/", 1)[0] for k in _flat_keys(schema)})
+    return _Side(versions.tree_tokens(at.tree or "", top), read)
+
+
+def _flat_keys(schema: dict) -> list[str]:
+    """The flat tensor keys of a stored schema document (its top level names tensors or nested dicts)."""
+    return [str(k) for k in schema] if isinstance(schema, dict) else []
+
+
+def _chunk_len(side: _Side, array: str) -> int | None:
+    raw = side.read(f"{array}/{layout.ZARR_JSON}")
+    try:
+        return int(json.loads(raw)["chunk_grid"]["configuration"]["chunk_shape"][0])
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def diff(url: str, a: str, b: str, token: Any = None) -> dict:
+    """``diff_positions`` of two addresses (branch names or commit ids) of the dataset at ``url``."""
+    from hubfs.dataset import namespace
+    from hubfs.dataset.stores import open_store
+
+    url, token = namespace.resolve(url, token)
+    versions = Versions(open_store(url, token))
+    return diff_positions(versions, versions.resolve(a), versions.resolve(b), url)
+
+
+def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> dict:
+    """Which samples of which tensors differ between two versions, from their manifests and store tokens
+    (object identities) and array metadata only, never from sample data. A sample is reported when the
+    chunk or shard holding it differs, so the list is exact at the storage layout's granularity and may
+    include unchanged neighbours of a changed sample in the same chunk."""
+    sa, sb = _side(versions, a), _side(versions, b)
+    attrs_a, attrs_b = sa.attrs(url), sb.attrs(url)
+    keys_a, keys_b = set(_flat_keys(attrs_a.get("schema", {}))), set(_flat_keys(attrs_b.get("schema", {})))
+    la, lb = int(attrs_a.get("length", 0)), int(attrs_b.get("length", 0))
+    changed: dict[str, set[int]] = {}
+    common = sorted(keys_a & keys_b)
+    for key in sorted(set(sa.identity) | set(sb.identity)):
+        if key.endswith(layout.ZARR_JSON) or sa.identity.get(key) == sb.identity.get(key):
+            continue
+        tensor = tensor_of(key, common)
+        rest = key[len(tensor) + 1:].split("/") if tensor else []
+        if len(rest) < 3 or rest[1] != "c" or not rest[2].isdigit():
+            continue
+        array = f"{tensor}/{rest[0]}"
+        size = _chunk_len(sb if key in sb.identity else sa, array)
+        if size is None:
+            continue
+        first = int(rest[2]) * size
+        changed.setdefault(tensor, set()).update(range(first, min(first + size, max(la, lb))))
+    for tensor in common:  # samples beyond the shorter length exist on one side only
+        if la != lb:
+            changed.setdefault(tensor, set()).update(range(min(la, lb), max(la, lb)))
+    return {"length": [la, lb], "added": sorted(keys_b - keys_a), "removed": sorted(keys_a - keys_b),
+            "changed": {t: sorted(v) for t, v in sorted(changed.items()) if v}}

@@ -142,10 +142,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import hubfs
+    from hubfs.dataset.dataset import split_address
     from hubfs.fuse.export import export
+    from hubfs.fuse.mount import open_dataset
 
-    with hubfs.Dataset(args.url, mode="r", token=_token(args.token)) as ds:
-        done = export(ds, args.folder, progress=_progress(args))
+    url, version = split_address(args.url)
+    ds, commit = open_dataset(url, True, None, _token(args.token), version)
+    with ds:
+        done = export(ds, args.folder, progress=_progress(args), commit=commit)
     print(f"exported {done.samples} samples ({done.files} files, {done.nbytes} bytes) to {args.folder}")
     return 0

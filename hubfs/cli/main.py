@@ -14,10 +14,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    from hubfs.cli import account, datasets, mount  # each module adds its own sub-commands
+    from hubfs.cli import account, datasets, mount, versions  # each module adds its own sub-commands
 
     mount.register(sub)
     datasets.register(sub)
+    versions.register(sub)
     account.register(sub)
     return parser
 

@@ -26,8 +26,11 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p = sub.add_parser("mount", help="show a dataset as a folder of ordinary files",
                        description="Mount the dataset at URL on the folder MOUNTPOINT: one folder per sample, "
                                    "one file per tensor, or one folder per class with --layout classes (see doc/SEMANTICS.md). Returns once the mount is ready; "
-                                   "a background process serves it until `hubfs unmount MOUNTPOINT`.")
-    p.add_argument("url", help="dataset url: a folder, s3://..., gcs://..., or user/name")
+                                   "a background process serves it until `hubfs unmount MOUNTPOINT`. URL@ADDRESS mounts "
+                                   "a version: at a commit id the mount is read-only (writes fail with EROFS), at a branch "
+                                   "name it serves that branch's head, writable unless --read-only.")
+    p.add_argument("url", help="dataset url: a folder, s3://..., gcs://..., or user/name; @BRANCH or @COMMIT "
+                               "for a version (default: the master branch)")
     p.add_argument("mountpoint", help="an existing folder")
     p.add_argument("--read-only", action="store_true",
                    help="refuse every write with EROFS; repeated reads come from the page cache (for training)")
@@ -57,8 +60,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("info", help="describe a dataset: length, tensors, their files in a mount")
-    p.add_argument("url")
+    p = sub.add_parser("info", help="describe a dataset: length, version, tensors, their files in a mount")
+    p.add_argument("url", help="dataset url or user/name, @BRANCH or @COMMIT for a version")
     p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
@@ -71,6 +74,14 @@ def _token(path: str | None) -> str | None:
     if not os.path.isfile(path):
         raise ConfigError(f"token file {path!r} does not exist")
     return path
+
+
+def version_line(version: dict) -> str:
+    """'branch master, head abc...' or 'commit abc... of branch b' (a version as info.json names it)."""
+    if not version.get("at_head"):
+        return f"commit {version['commit']} of branch {version['branch']} (read-only)"
+    head = f", head {version['commit']}" if version.get("commit") else " (never committed)"
+    return f"branch {version['branch']}{head}"
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
@@ -124,6 +135,7 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"scratch files: {len(status['scratch_files'])}")
     for path in status["uncommitted"]:
         print(f"    uncommitted {path}")
+    print(f"  version: {version_line(status['version'])}")
     print(f"  refusals: {status['errors']} (in {mp}/.hubfs/errors.log); log: {status['log']}")
     for line in errors[-5:]:
         print(f"    {line}")
@@ -138,23 +150,27 @@ def cmd_unmount(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from hubfs import Dataset
+    from hubfs.dataset.dataset import split_address
+    from hubfs.fuse.mount import open_dataset
     from hubfs.fuse.view import View
 
-    ds = Dataset(args.url, mode="r", token=_token(args.token))
+    url, version = split_address(args.url)
+    ds, commit = open_dataset(url, True, None, _token(args.token), version)
+    view = View(ds, commit=commit)
     try:
-        info = View(ds).info()
+        info = view.info()
         for key, t in info["tensors"].items():
             schema = ds.tensor_type(key)
             t.update(shape=list(schema.shape), dtype=str(schema.dtype), max_shape=schema.max_shape,
                      compressor=schema.compressor)
     finally:
+        view.close()
         ds.close()
     if args.json:
         json.dump(info, sys.stdout, indent=2, default=str)
         print()
         return 0
-    print(f"{info['url']}: {info['length']} samples")
+    print(f"{info['url']}: {info['length']} samples, {version_line(info['version'])}")
     width = max(len(k) for k in info["tensors"])
     for key, t in info["tensors"].items():
         shape = "(" + ", ".join(str(d) for d in t["shape"]) + (",)" if len(t["shape"]) == 1 else ")")

@@ -128,14 +128,21 @@ def clear_stale(mountpoint: str) -> bool:
 
 # -- mount -------------------------------------------------------------------------------------------
 def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None = None,
-          token: Any = None, foreground: bool = False, layout: dict | None = None) -> int:
+          token: Any = None, foreground: bool = False, layout: dict | None = None,
+          version: str | None = None) -> int:
     """Mount the dataset at ``url`` on ``mountpoint``; returns the serving process id once it is ready.
+
+    ``version`` (or ``url@version``) is a branch name or a commit id: a commit is served read-only, a branch
+    head like the dataset itself (writable unless ``read_only``); an unknown one fails the mount.
 
     With ``foreground`` the current process serves until unmounted (or SIGINT/SIGTERM) and 0 is returned.
     ``layout`` chooses the class-folder view: ``{"image": KEY, "label": KEY, "split": KEY, "split_at": N}``
     (every entry optional; see hubfs/fuse/classes.py); None shows one folder per sample.
     """
+    from hubfs.dataset.dataset import split_address
+
     mp = canonical(mountpoint)
+    url, version = split_address(url, version)
     if "://" not in url and os.path.exists(url):
         url = os.path.abspath(url)  # the server may outlive this folder as its working directory
     if is_stale(mp):
@@ -149,9 +156,9 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
     if os.listdir(mp):
         raise MountError(errno.ENOTEMPTY, f"mountpoint {mp} is not empty; mounting would hide its files")
     options = {"url": url, "mountpoint": mp, "read_only": read_only, "cache": cache, "token": token,
-               "layout": layout}
+               "layout": layout, "version": version}
     if foreground:
-        _write_record(mp, os.getpid(), url=url, read_only=read_only)
+        _write_record(mp, os.getpid(), url=url, version=version, read_only=read_only)
         options["log"] = None  # the log is this process's stderr
         try:
             serve(options)
@@ -177,7 +184,7 @@ def mount(url: str, mountpoint: str, read_only: bool = False, cache: int | None 
         if status.startswith(REFUSED):  # the server said why in one line (no dataset there, locked, ...)
             raise MountError(errno.EIO, f"cannot mount {url}: {status[len(REFUSED):].decode(errors='replace').strip()}")
         raise MountError(errno.EIO, f"mounting {url} on {mp} failed: {_tail(log_path) or status.decode(errors='replace')}")
-    _write_record(mp, proc.pid, url=url, log=log_path, read_only=read_only)
+    _write_record(mp, proc.pid, url=url, version=version, log=log_path, read_only=read_only)
     _tune_read_ahead(mp)
     return proc.pid
 
@@ -286,20 +293,51 @@ def refresh(mountpoint: str) -> None:
 
 
 # -- the serving process -----------------------------------------------------------------------------
-def open_dataset(url: str, read_only: bool, cache: int | None, token: Any) -> Any:
-    """The dataset to serve: writable unless asked not to be or the store refuses writes (then EROFS)."""
+def open_versions(url: str, token: Any) -> Any:
+    """The version records (``hubfs.dataset.versions.Versions``) of the dataset at ``url`` or user/name."""
+    from hubfs.dataset import namespace
+    from hubfs.dataset.stores import open_store
+    from hubfs.dataset.versions import Versions
+
+    return Versions(open_store(*namespace.resolve(url, token)))
+
+
+def resolve_address(url: str, token: Any, address: str) -> Any:
+    """Where ``address`` (a branch name or a commit id) is in the dataset at ``url``: a
+    ``hubfs.dataset.versions.Position``; ``AddressNotFound`` naming it when it is neither."""
+    versions = open_versions(url, token)
+    try:
+        return versions.resolve(address)
+    finally:
+        versions.store.close()
+
+
+def open_dataset(url: str, read_only: bool, cache: int | None, token: Any,
+                 version: str | None = None) -> tuple[Any, Any]:
+    """The dataset to serve, and the commit record it is at (None at a branch head). Writable unless asked
+    not to be, the store refuses writes, or ``version`` names a commit (a commit never changes); an unknown
+    ``version`` is ``AddressNotFound``. The address is resolved before opening, so what is a head here is
+    opened as that branch, never as a commit made meanwhile."""
     from hubfs import Dataset
 
-    kwargs = {"token": token}
+    kwargs: dict[str, Any] = {"token": token}
     if cache:
         kwargs["cache"] = int(cache)
+    commit = None
+    if version is not None:
+        at = resolve_address(url, token, version)
+        commit = at.commit
+        kwargs["version"] = commit.id if commit is not None else at.branch
+        if commit is not None and not read_only:
+            print(f"hubfs: {url}@{version} is commit {commit.id}: serving it read-only", file=sys.stderr)
+            read_only = True
     if read_only:
-        return Dataset(url, mode="r", **kwargs)
+        return Dataset(url, mode="r", **kwargs), commit
     try:
-        return Dataset(url, mode="r+", **kwargs)  # another writer: LockedError, the mount fails saying who
+        return Dataset(url, mode="r+", **kwargs), commit  # another writer: LockedError, the mount fails saying who
     except ReadOnlyError as exc:
         print(f"hubfs: {exc}; serving it read-only", file=sys.stderr)
-        return Dataset(url, mode="r", **kwargs)
+        return Dataset(url, mode="r", **kwargs), commit
 
 
 def serve(options: dict, ready_fd: int | None = None) -> None:
@@ -310,8 +348,9 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     faulthandler.enable()  # a crash in libfuse or a binding leaves every thread's stack in the log
     try:
-        ds = open_dataset(options["url"], options.get("read_only", False), options.get("cache"), options.get("token"))
-        view = View(ds)
+        ds, commit = open_dataset(options["url"], options.get("read_only", False), options.get("cache"),
+                                  options.get("token"), options.get("version"))
+        view = base = View(ds, commit=commit)
         if options.get("layout") is not None:
             from hubfs.fuse.classes import ClassView
 
@@ -334,7 +373,8 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
     # No default_permissions: the kernel would check every open with a getattr, and a name it still holds
     # for a file that lost its value (a failed create) could then not be opened to write it again. Only the
     # mounting user reaches the mount anyway; read-only is enforced by `ro` and the view (EROFS).
-    fuse_options = {"fsname": f"hubfs:{ds.url}"[:200].replace(",", "_"), "subtype": "hubfs",
+    served = ds.url + (f"@{options['version']}" if options.get("version") else "")
+    fuse_options = {"fsname": f"hubfs:{served}"[:200].replace(",", "_"), "subtype": "hubfs",
                     "ro": view.read_only}
     try:
         FUSE(Operations(view, on_ready=ready), options["mountpoint"], raw_fi=True, foreground=True,
@@ -344,6 +384,7 @@ def serve(options: dict, ready_fd: int | None = None) -> None:
         if exc.args != (8,):
             raise
     finally:
+        base.close()
         ds.close()
 
 

@@ -2,7 +2,8 @@
 
     /                      one folder per sample, named by its decimal index (no padding: the names of
                            existing samples never change while the dataset grows), and ``.hubfs/``
-    /.hubfs/schema.json    the schema; /.hubfs/info.json: url, length, tensors and their files
+    /.hubfs/schema.json    the schema; /.hubfs/info.json: url, length, version, tensors and their files;
+                           /.hubfs/versions.json: the dataset's branches and commits
     /<i>/<tensor>.<ext>    one file per tensor the sample has a value for; nested keys are sub-folders
 
 Everything here is plain Python over the engine interface of doc/DESIGN.md, so it is tested against a
@@ -164,8 +165,12 @@ class Scratch:
 class View:
     """The folder view of ``ds``. Not thread-safe: the FUSE loop serves one up-call at a time."""
 
-    def __init__(self, ds: Any, clock: Callable[[], float] = time.time):
+    def __init__(self, ds: Any, clock: Callable[[], float] = time.time, commit: Any = None):
+        """``commit``: the version record ``ds`` was opened at (``hubfs.fuse.mount.open_dataset`` says), or
+        None when it is at the head of its branch."""
         self.ds = ds
+        self.at_commit = commit
+        self._versions: Any = None  # hubfs.dataset.versions.Versions of the dataset, opened when first asked
         self.clock = clock
         self.read_only = bool(ds.read_only)
         self.mounted_at = clock()
@@ -284,7 +289,7 @@ class View:
     # -- metadata files ------------------------------------------------------------------------------
     def _meta_files(self) -> dict[str, Callable[[], bytes]]:
         return {"schema.json": self._schema_json, "info.json": self._info_json, "status.json": self._status_json,
-                "errors.log": self._errors_log}
+                "errors.log": self._errors_log, "versions.json": self._versions_json}
 
     def _status_json(self) -> bytes:
         return (json.dumps(self.status(), indent=2, default=str) + "\n").encode()
@@ -306,6 +311,7 @@ class View:
             "url": str(getattr(self.ds, "url", "")),
             "mode": "read-only" if self.read_only else "writable",
             "hubfs_version": __version__,
+            "version": self.version(),
             "length": len(self.ds),
             "open_for_writing": sorted({h.path for h in writing}),
             "uncommitted": sorted({h.path for h in writing if h.dirty}),
@@ -313,6 +319,49 @@ class View:
             "errors": len(self.errors),
             "log": self.log_path,
         }
+
+    @property
+    def versions(self) -> Any:
+        """The version records of the dataset (``hubfs.dataset.versions.Versions``), read fresh on each use."""
+        if self._versions is None:
+            from hubfs.fuse.mount import open_versions
+
+            self._versions = open_versions(self.ds.url, self.ds.token)
+        return self._versions
+
+    def version(self) -> dict:
+        """The version served: its branch, its id (the commit's, or the head's: the id the branch's next
+        commit gets), whether it is a branch head, and the parent commit (with the record at a commit)."""
+        from hubfs.dataset.versions import describe
+
+        if self.at_commit is not None:
+            return describe(self.at_commit, None)
+        b = self.versions.branch(self.ds.branch)
+        if b is None:  # deleted under the mount
+            return {"branch": self.ds.branch, "commit": None, "at_head": True, "parent": None}
+        doc = describe(None, b)
+        doc["commit"] = doc["commit"] or None  # a dataset never versioned has no head id yet
+        return doc
+
+    def versions_doc(self) -> dict:
+        """What .hubfs/versions.json holds: the version served, every branch (head id, newest commit) and
+        every commit of the dataset, newest first (a damaged record is left out; reading it names it)."""
+        v = self.versions
+        branches = {}
+        for name in v.branches():
+            b = v.branch(name)
+            branches[name] = {"head": b.head or None, "parent": b.parent}
+        commits = [record.info() for record in reversed(v.all_commits())]
+        return {"serving": self.version(), "branches": branches, "commits": commits}
+
+    def _versions_json(self) -> bytes:
+        return (json.dumps(self.versions_doc(), indent=2, default=str) + "\n").encode()
+
+    def close(self) -> None:
+        """Close the store the version records were read through (the dataset is its owner's to close)."""
+        if self._versions is not None:
+            self._versions.store.close()
+            self._versions = None
 
     def _schema_json(self) -> bytes:
         nested = nest({key: fmt.type.to_json() for key, fmt in self.formats.items()})
@@ -327,6 +376,7 @@ class View:
             "url": str(getattr(self.ds, "url", "")),
             "length": len(self.ds),
             "read_only": self.read_only,
+            "version": self.version(),
             "tensors": {key: {"type": fmt.type.kind, "file": self.path_of(key, 0).split("/", 2)[2],
                               "served_as_stored": fmt.stored} for key, fmt in self.formats.items()},
             "meta_information": getattr(self.ds, "meta_information", {}) or {},

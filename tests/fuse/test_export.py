@@ -28,7 +28,7 @@ def test_export_writes_what_a_read_only_mount_serves(tmp_path, mounter, url):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("exported 4 samples") and "export" not in out.stderr  # no bar off a terminal
     served = tree(mounter(url, read_only=True))
-    for mount_only in (".hubfs/status.json", ".hubfs/errors.log"):
+    for mount_only in (".hubfs/status.json", ".hubfs/errors.log", ".hubfs/versions.json"):
         del served[mount_only]
     exported = tree(folder)
     assert sorted(exported) == sorted(served)

@@ -44,7 +44,7 @@ def write_file(view, path, data, create=False, flags=os.O_WRONLY | os.O_TRUNC):
 
 def test_root_lists_samples_by_decimal_index_and_hidden_meta(view):
     assert names(view, "/") == [".", "..", ".hubfs", "0", "1", "2", "3"]
-    assert names(view, "/.hubfs") == [".", "..", "schema.json", "info.json", "status.json", "errors.log"]
+    assert names(view, "/.hubfs") == [".", "..", "schema.json", "info.json", "status.json", "errors.log", "versions.json"]
     assert view.resolve("/3") == Node("sample", 3)
     for bad in ("/4", "/03", "/-1", "/+1", "/x", "/1/nothing", "/.hubfs/x"):
         with pytest.raises(FileNotFoundError):

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import hubfs
 from hubfs.cli.versions import ranges
@@ -80,3 +81,25 @@ def test_unknown_addresses_and_commits_that_cannot_be_made(tmp_path):
 
 def test_ranges():
     assert ranges([0, 1, 2, 5, 7, 8]) == "0-2, 5, 7-8" and ranges([]) == "" and ranges([3]) == "3"
+
+
+def test_commit_on_a_read_only_store_fails_and_log_still_reads(tmp_path):
+    """A read-only bind mount of the dataset's folder is a store that refuses writes (EROFS)."""
+    url = tmp_path / "ds"
+    make(url)
+    first = ok("commit", str(url), "-m", "one").strip()
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    made = subprocess.run(["mount", "--bind", str(url), str(ro)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"a read-only bind mount needs root: {made.stderr.decode().strip()}")
+    try:
+        assert subprocess.run(["mount", "-o", "remount,ro,bind", str(ro)], capture_output=True).returncode == 0
+        out = hubfs_cli("commit", str(ro), "-m", "two")
+        assert out.returncode == 1 and "cannot be written: the store refuses writes" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+        assert [r["commit"] for r in json.loads(ok("log", "--json", str(ro)))] == [first]
+        out = hubfs_cli("checkout", str(ro), "new", "--create")
+        assert out.returncode == 1 and "refuses writes" in out.stderr
+    finally:
+        subprocess.run(["umount", str(ro)], capture_output=True)

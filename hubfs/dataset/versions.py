@@ -3,7 +3,7 @@
 Layout (all under the dataset's root, beside its tensors; doc/DESIGN.md says why):
 
     .hubfs/versions/branches/<name>.json   a branch: its working tree, its head id, its last commit
-    .hubfs/versions/commits/<id>.json      a commit record: parent, branch, message, time, and the
+    .hubfs/versions/commits/<id>.json      a commit record (zlib-compressed JSON): parent, branch, message, time, and the
                                            manifest {key: [holder, token]} of every object of the version
     .hubfs/versions/objects/<holder>/<key> the bytes of ``key`` as commit ``holder`` saw them (immutable)
     .hubfs/versions/trees/<tree>/...       the working tree of a branch other than the default one: a
@@ -27,6 +27,7 @@ import json
 import re
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ BRANCHES = f"{ROOT}/branches"
 COMMITS = f"{ROOT}/commits"
 OBJECTS = f"{ROOT}/objects"
 TREES = f"{ROOT}/trees"
+_ZLIB = b"\x78\x9c"  # zlib's header at level 6: what a compressed record starts with
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")
 
 
@@ -115,11 +117,13 @@ class Versions:
         if raw is None:
             return None
         try:
+            if raw[:2] == _ZLIB:  # a commit record: its manifest lists every object, so it is compressed
+                raw = zlib.decompress(raw)
             doc = json.loads(raw)
             if not isinstance(doc, dict):
                 raise ValueError("not an object")
             return doc
-        except ValueError as exc:
+        except (ValueError, zlib.error) as exc:
             raise CorruptionError(f"dataset at {self.store.url}: {what} {key!r} is damaged ({exc}); other "
                                   f"versions are still readable", key=key) from exc
 
@@ -243,7 +247,8 @@ class Versions:
             manifest[key] = [commit_id, token]
         record = {"commit": commit_id, "parent": b.parent, "branch": b.name, "message": str(message),
                   "time": time.time(), "user": _user(), "length": int(length), "manifest": manifest}
-        if not self.store.put_if_absent(f"{COMMITS}/{commit_id}.json", json.dumps(record, separators=(",", ":")).encode()):
+        doc = zlib.compress(json.dumps(record, separators=(",", ":")).encode(), 6)
+        if not self.store.put_if_absent(f"{COMMITS}/{commit_id}.json", doc):
             raise VersionError(f"dataset at {self.store.url}: commit {commit_id} of branch {b.name!r} was made "
                                 f"by another writer")
         b.parent, b.head = commit_id, successor(commit_id)

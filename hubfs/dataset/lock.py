@@ -15,6 +15,7 @@ commit ``verify()`` re-reads the lock object. Commits are also fenced by the roo
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -104,8 +105,18 @@ class WriterLock:
     def _start_heartbeat(self) -> None:
         self._stop = threading.Event()
         ref = weakref.ref(self)
-        threading.Thread(target=_heartbeat, args=(ref, self._stop, self.lease / 4), daemon=True,
-                         name="hubfs-lock-heartbeat").start()
+        thread = threading.Thread(target=_heartbeat, args=(ref, self._stop, self.lease / 4), daemon=True,
+                                  name="hubfs-lock-heartbeat")
+        # start() waits for the new thread to begin; a garbage collection inside its start-up could run a
+        # dropped Dataset's __del__ there, which waits for the states lock this thread holds: a deadlock
+        # (seen once in CI). No collection while it starts.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            thread.start()
+        finally:
+            if enabled:
+                gc.enable()
 
     def renew(self) -> None:
         """Write a fresh heartbeat, unless the lock object is no longer ours (then the lock is lost)."""

@@ -401,12 +401,16 @@ def _chunk_len(side: _Side, array: str) -> int | None:
 
 def diff(url: str, a: str, b: str, token: Any = None) -> dict:
     """``diff_positions`` of two addresses (branch names or commit ids) of the dataset at ``url``."""
+    versions = open_versions(url, token)
+    return diff_positions(versions, versions.resolve(a), versions.resolve(b), versions.store.url)
+
+
+def open_versions(url: str, token: Any = None) -> Versions:
+    """The version records of the dataset at ``url`` (a url or user/name)."""
     from hubfs.dataset import namespace
     from hubfs.dataset.stores import open_store
 
-    url, token = namespace.resolve(url, token)
-    versions = Versions(open_store(url, token))
-    return diff_positions(versions, versions.resolve(a), versions.resolve(b), url)
+    return Versions(open_store(*namespace.resolve(url, token)))
 
 
 def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> dict:

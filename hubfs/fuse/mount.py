@@ -293,18 +293,11 @@ def refresh(mountpoint: str) -> None:
 
 
 # -- the serving process -----------------------------------------------------------------------------
-def open_versions(url: str, token: Any) -> Any:
-    """The version records (``hubfs.dataset.versions.Versions``) of the dataset at ``url`` or user/name."""
-    from hubfs.dataset import namespace
-    from hubfs.dataset.stores import open_store
-    from hubfs.dataset.versions import Versions
-
-    return Versions(open_store(*namespace.resolve(url, token)))
-
-
 def resolve_address(url: str, token: Any, address: str) -> Any:
     """Where ``address`` (a branch name or a commit id) is in the dataset at ``url``: a
     ``hubfs.dataset.versions.Position``; ``AddressNotFound`` naming it when it is neither."""
+    from hubfs.dataset.versions import open_versions
+
     versions = open_versions(url, token)
     try:
         return versions.resolve(address)

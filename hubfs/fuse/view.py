@@ -324,7 +324,7 @@ class View:
     def versions(self) -> Any:
         """The version records of the dataset (``hubfs.dataset.versions.Versions``), read fresh on each use."""
         if self._versions is None:
-            from hubfs.fuse.mount import open_versions
+            from hubfs.dataset.versions import open_versions
 
             self._versions = open_versions(self.ds.url, self.ds.token)
         return self._versions

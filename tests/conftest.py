@@ -61,6 +61,15 @@ def server_pool():
     pool.stop()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _stop_transform_workers():
+    """The ``processed`` scheduler keeps its worker processes between transforms: stop them after each module."""
+    yield
+    from hubfs.compute.schedulers import close_pools
+
+    close_pools()
+
+
 @pytest.fixture(autouse=True)
 def _private_config(tmp_path_factory, monkeypatch):
     """A config file of the test's own, and no root from the environment."""

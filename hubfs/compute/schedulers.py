@@ -1,10 +1,17 @@
 """Where transform tasks run: ``single`` (here), ``threaded``, ``processed`` (spawned processes) and
 ``dask`` (dask.distributed: the current Client when there is one, else a LocalCluster of processes).
 Each scheduler is ``run(tasks, workers, done)``: runs ``task.run`` on every task, calls ``done(task)`` as
-each finishes, and returns the tasks' results in task order."""
+each finishes, and returns the tasks' results in task order.
+
+``processed`` keeps its pool of worker processes between transforms, as Hub 1.x's pathos pools did: a
+spawned worker costs about a second of imports, paid once per process and worker count, not per
+``store``. A pool whose worker died is discarded; ``close_pools()`` (also run at exit) stops them all.
+"""
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import threading
 from concurrent.futures import FIRST_EXCEPTION, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
@@ -27,25 +34,27 @@ def run_single(tasks: list[Task], workers: int, done: Done) -> list[int]:
 
 def _run_pool(pool: Executor, tasks: list[Task], done: Done, func: Callable = task_mod.run,
               pack: Callable = lambda t: t) -> list[int]:
-    """Run ``func(pack(task))`` for every task on ``pool``; the first failure cancels the rest."""
-    with pool:
-        futures = {pool.submit(func, pack(t)): t for t in tasks}
-        pending = set(futures)
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in finished:
-                    f.result()  # the first failure stops the run
-                    done(futures[f])
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
-        return [f.result() for f in futures]
+    """Run ``func(pack(task))`` for every task on ``pool``; the first failure cancels the rest. Returns
+    (or raises) only when no task of this run is still running: the caller then deletes their parts."""
+    futures = {pool.submit(func, pack(t)): t for t in tasks}
+    pending = set(futures)
+    try:
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for f in finished:
+                f.result()  # the first failure stops the run
+                done(futures[f])
+    except BaseException:
+        for f in pending:
+            f.cancel()
+        wait(pending)  # tasks already running finish writing their parts before those are deleted
+        raise
+    return [f.result() for f in futures]
 
 
 def run_threaded(tasks: list[Task], workers: int, done: Done) -> list[int]:
-    return _run_pool(ThreadPoolExecutor(max_workers=workers), tasks, done)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return _run_pool(pool, tasks, done)
 
 
 def run_pickled(blob: bytes) -> int:
@@ -55,9 +64,42 @@ def run_pickled(blob: bytes) -> int:
     return task_mod.run(pickle.loads(blob))
 
 
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """This process's pool of ``workers`` spawned worker processes, started on first use."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            # spawn, not fork: this process has threads (fsspec's event loop, the cache) that fork would not copy
+            pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers,
+                                                         mp_context=multiprocessing.get_context("spawn"))
+        return pool
+
+
+def _discard_pool(workers: int, pool: ProcessPoolExecutor) -> None:
+    with _POOLS_LOCK:
+        if _POOLS.get(workers) is pool:
+            del _POOLS[workers]
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def close_pools() -> None:
+    """Stop every worker process the ``processed`` scheduler keeps (they are started again when needed)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.items())
+        _POOLS.clear()
+    for _, pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(close_pools)
+
+
 def run_processed(tasks: list[Task], workers: int, done: Done) -> list[int]:
-    # spawn, not fork: this process has threads (fsspec's event loop, the cache) that fork would not copy
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = _process_pool(workers)
     try:
         import cloudpickle  # comes with dask
     except ImportError:
@@ -67,6 +109,7 @@ def run_processed(tasks: list[Task], workers: int, done: Done) -> list[int]:
     try:
         return _run_pool(pool, tasks, done, func, pack)
     except BrokenProcessPool as exc:
+        _discard_pool(workers, pool)
         raise WorkerError(f"a transform worker process died before finishing its samples: {exc}") from exc
 
 

@@ -154,6 +154,34 @@ def test_a_killed_worker_leaves_no_dataset(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@hubfs.transform(schema={"x": Tensor((), "int64"), "pid": Tensor((), "int64")})
+def tagged_with_pid(sample):
+    return {"x": sample["x"], "pid": os.getpid()}
+
+
+def test_processed_keeps_its_workers_between_stores_and_reads_the_source_anew(tmp_path):
+    src = hubfs.Dataset(str(tmp_path / "src"), mode="w", shape=(12,), schema={"x": Tensor((), "int64")})
+    src["x"] = np.arange(12)
+    src.flush()
+    first = tagged_with_pid(src).store(str(tmp_path / "a"), sample_per_shard=2, scheduler="processed", workers=2)
+    src["x"] = np.arange(12) * 10  # the workers' earlier reads of the source must not be served again
+    src.flush()
+    second = tagged_with_pid(src).store(str(tmp_path / "b"), sample_per_shard=2, scheduler="processed", workers=2)
+    assert first["x"].compute().tolist() == list(range(12))
+    assert second["x"].compute().tolist() == [10 * i for i in range(12)]
+    pids_a, pids_b = set(first["pid"].compute().tolist()), set(second["pid"].compute().tolist())
+    assert os.getpid() not in pids_a | pids_b and len(pids_a | pids_b) <= 2  # the same two processes served both
+    assert leftovers(tmp_path) == []
+
+
+def test_after_a_worker_was_killed_the_next_processed_store_works(tmp_path):
+    with pytest.raises(WorkerError):
+        killed_at_nine(list(range(24))).store(str(tmp_path / "dest"), sample_per_shard=4)
+    out = twice(list(range(6))).store(str(tmp_path / "again"), sample_per_shard=2, scheduler="processed", workers=2)
+    assert out["x"].compute().tolist() == [v for n in range(6) for v in (n, -n)]
+    assert leftovers(tmp_path) == []
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="scheduler"):
         hubfs.transform(schema=OUT, scheduler="spark")(lambda s: s)

@@ -793,13 +793,16 @@ class Dataset:
         if not all(k == LOCK_KEY for k in out.list("")):
             raise NotADatasetError(f"{target} is not empty; copy() writes only to an empty place")
         with self._s.lock:
-            store = self._s.store
-            keys = [k for k in store.list("") if k != LOCK_KEY and k != layout.ZARR_JSON]
-            keys.append(layout.ZARR_JSON)  # root last: the copy is a dataset only when complete
-            for key in tqdm(keys, desc="copy", unit="object", disable=not progress):
-                data = store.get(key)
-                if data is not None:
-                    out.put(key, data)
+            store, length = self._s.store, self._s.length
+            metadata, chunks = _copy_order(store, list(self._s.tensors))
+            with tqdm(total=length, desc="copy", unit="sample", disable=not progress) as bar:
+                for key in metadata:
+                    _copy_object(store, out, key)
+                for n, (first, key) in enumerate(chunks):
+                    _copy_object(store, out, key)
+                    # every object of the samples before the next chunk's first sample is copied
+                    bar.update(min(chunks[n + 1][0] if n + 1 < len(chunks) else length, length) - bar.n)
+                _copy_object(store, out, layout.ZARR_JSON)  # root last: the copy is a dataset only when complete
         out.close()
         return Dataset(target, mode="r+", token=target_token, cache=self._s.cache.capacity)
 
@@ -917,3 +920,31 @@ def _flush_open_datasets() -> None:
             print(f"hubfs: could not flush {state.url} at exit: {exc}", file=sys.stderr)
         finally:
             state.writer.release()
+
+
+def _copy_order(store: Store, tensors: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """The objects ``copy`` writes: metadata and version objects first, then every chunk or shard as
+    ``(first sample, key)`` in sample order (so progress counts samples); the root ``zarr.json`` is apart."""
+    metadata, chunks = [], []
+    per_chunk: dict[str, int | None] = {}
+    for key in store.list(""):
+        if key in (LOCK_KEY, layout.ZARR_JSON):
+            continue
+        tensor = layout.tensor_of(key, tensors)
+        chunk = layout.sample_chunk(key, tensor) if tensor else None
+        if chunk is not None:
+            array, number = chunk
+            if array not in per_chunk:
+                per_chunk[array] = layout.samples_per_chunk(store.get(f"{array}/{layout.ZARR_JSON}"))
+            if per_chunk[array] is not None:
+                chunks.append((number * per_chunk[array], key))
+                continue
+        metadata.append(key)
+    chunks.sort()
+    return metadata, chunks
+
+
+def _copy_object(src: Store, dst: Store, key: str) -> None:
+    data = src.get(key)
+    if data is not None:
+        dst.put(key, data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Iterable
 
 import numpy as np
 from crc32c import crc32c
@@ -96,6 +97,32 @@ def strip_crc(data: bytes | memoryview) -> memoryview:
     if len(view) < CRC_NBYTES or struct.unpack_from("<I", view, len(view) - CRC_NBYTES)[0] != crc32c(view[:-CRC_NBYTES]):
         raise CodecError("crc32c mismatch")
     return view[:-CRC_NBYTES]
+
+
+def tensor_of(key: str, tensors: Iterable[str]) -> str | None:
+    """The tensor whose group holds object ``key`` (the longest matching tensor key)."""
+    best = None
+    for t in tensors:
+        if key.startswith(t + "/") and (best is None or len(t) > len(best)):
+            best = t
+    return best
+
+
+def sample_chunk(key: str, tensor: str) -> tuple[str, int] | None:
+    """``(array, chunk number along the sample axis)`` of a chunk or shard object in ``tensor``'s group,
+    or None for any other object (metadata)."""
+    rest = key[len(tensor) + 1:].split("/")
+    if len(rest) < 3 or rest[1] != "c" or not rest[2].isdigit():
+        return None
+    return f"{tensor}/{rest[0]}", int(rest[2])
+
+
+def samples_per_chunk(array_doc: bytes | None) -> int | None:
+    """Samples per chunk (or shard) of an array, from its ``zarr.json``; None when it does not say."""
+    try:
+        return int(json.loads(array_doc)["chunk_grid"]["configuration"]["chunk_shape"][0])
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
 
 
 def chunk_key(array: str, chunk: int, ndim: int) -> str:

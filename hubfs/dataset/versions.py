@@ -338,15 +338,6 @@ def _user() -> str:
         return ""
 
 
-def tensor_of(key: str, tensors: list[str]) -> str | None:
-    """The tensor whose group holds object ``key`` (the longest matching tensor key)."""
-    best = None
-    for t in tensors:
-        if key.startswith(t + "/") and (best is None or len(t) > len(best)):
-            best = t
-    return best
-
-
 def describe(record: Commit | None, b: Branch | None) -> dict[str, Any]:
     """What ``.hubfs/info.json`` and the CLI say about a position."""
     if record is not None:
@@ -391,14 +382,6 @@ def _flat_keys(schema: dict) -> list[str]:
     return [str(k) for k in schema] if isinstance(schema, dict) else []
 
 
-def _chunk_len(side: _Side, array: str) -> int | None:
-    raw = side.read(f"{array}/{layout.ZARR_JSON}")
-    try:
-        return int(json.loads(raw)["chunk_grid"]["configuration"]["chunk_shape"][0])
-    except (TypeError, ValueError, KeyError, IndexError):
-        return None
-
-
 def diff(url: str, a: str, b: str, token: Any = None) -> dict:
     """``diff_positions`` of two addresses (branch names or commit ids) of the dataset at ``url``."""
     versions = open_versions(url, token)
@@ -427,15 +410,15 @@ def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> di
     for key in sorted(set(sa.identity) | set(sb.identity)):
         if key.endswith(layout.ZARR_JSON) or sa.identity.get(key) == sb.identity.get(key):
             continue
-        tensor = tensor_of(key, common)
-        rest = key[len(tensor) + 1:].split("/") if tensor else []
-        if len(rest) < 3 or rest[1] != "c" or not rest[2].isdigit():
+        tensor = layout.tensor_of(key, common)
+        chunk = layout.sample_chunk(key, tensor) if tensor else None
+        if chunk is None:
             continue
-        array = f"{tensor}/{rest[0]}"
-        size = _chunk_len(sb if key in sb.identity else sa, array)
+        array, number = chunk
+        size = layout.samples_per_chunk((sb if key in sb.identity else sa).read(f"{array}/{layout.ZARR_JSON}"))
         if size is None:
             continue
-        first = int(rest[2]) * size
+        first = number * size
         changed.setdefault(tensor, set()).update(range(first, min(first + size, max(la, lb))))
     for tensor in common:  # samples beyond the shorter length exist on one side only
         if la != lb:

@@ -6,7 +6,7 @@ import pytest
 
 import hubfs
 from hubfs.errors import DatasetClosedError, DatasetNotFoundError, NotADatasetError, ReadOnlyError
-from hubfs.schema import ClassLabel, Image, Text
+from hubfs.schema import ClassLabel, Image, Tensor, Text
 
 N = 12
 META = {"description": "twelve ✓", "citation": "none"}
@@ -107,6 +107,18 @@ def test_copy(ds, other_url, open_ds):
     ds.close()
     again = open_ds(other_url, mode="r")
     assert again["label", 5].compute() == 0 and again["label", 6].compute() == 0
+
+
+def test_copy_progress_counts_samples(tmp_path, capsys):
+    src = hubfs.Dataset(str(tmp_path / "a"), mode="w", shape=(3000,), schema={"x": Tensor((4,), "int32"), "t": Text()})
+    src["x"] = np.arange(12000, dtype="int32").reshape(3000, 4)
+    src["t", 2999] = "last"
+    copy = src.copy(str(tmp_path / "b"), progress=True)
+    err = capsys.readouterr().err
+    assert "3000/3000" in err and "sample" in err and "object" not in err
+    assert copy["x", 2999].compute().tolist() == [11996, 11997, 11998, 11999] and copy["t", 2999].compute() == "last"
+    copy.close()
+    src.close()
 
 
 def test_copy_to_a_non_empty_place_is_refused(ds, other_url, open_ds, put_file, files):

@@ -41,3 +41,15 @@ def test_bench_checksums_quick_runs_and_prints_its_ratios():
     assert p.returncode == 0, p.stderr[-2000:]
     for row in ("write (png)", "bulk (png)", "random (png)", "write (lz4)", "bulk (lz4)", "random (lz4)"):
         assert f"| {row} |" in p.stdout, p.stdout
+
+
+def test_bench_feeds_runs_its_loaders_and_the_import(tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_feeds.py"), "--n", "300", "--no-hub",
+                        "--no-deeplake", "--warm-os-cache", "--workdir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=280)
+    assert p.returncode == 0, p.stderr[-2000:]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in p.stdout.splitlines() if line.startswith("| ")}
+    for name in ("hubfs to_pytorch (warm OS cache)", "native folder (PIL) (warm OS cache)", "hubfs from_path"):
+        cells = rows[name].strip("| ").split(" | ")
+        assert all(float(c.replace(",", "")) > 0 for c in cells[1:3]), p.stdout  # measured, not "not run"
+    assert "Deep Lake 4 | not run (--no-deeplake)" in p.stdout and "Hub 1.3.5 from_path | not run (--no-hub)" in p.stdout

@@ -316,6 +316,10 @@ class ClassView:
             raise _error(errno.EBUSY, f"{path}: still being written; it becomes a sample when closed")
         return self.view.open(self._sample_path(place), flags)
 
+    def cacheable(self, path: str) -> bool:
+        """Never: on a writable mount every open of the class view reads its own snapshot (direct I/O)."""
+        return False
+
     def create(self, path: str, flags: int = os.O_WRONLY) -> Handle:
         """A new name in a class folder: a file that becomes a new sample of that class when closed."""
         parent, _, name = path.rstrip("/").rpartition("/")

@@ -592,8 +592,15 @@ class View:
     def read(self, fh: int, size: int, offset: int) -> bytes:
         return bytes(self.handle(fh).data[offset:offset + size])
 
+    def cacheable(self, path: str) -> bool:
+        """A read-only open of ``path`` may read through the kernel's page cache, by path and without a
+        handle: it names a schema file that no handle has open for writing (a writer's file, or a scratch
+        file, changes under its readers: those get snapshots)."""
+        node = self.resolve(path)
+        return node.kind == "file" and self._pending(node.key, node.index, dirty=False) is None
+
     def read_path(self, path: str, size: int, offset: int) -> bytes:
-        """A read without a handle (read-only mounts skip open): the file's current bytes."""
+        """A read without a handle (read-only mounts skip open; see cacheable): the file's current bytes."""
         data = self._recent.get(path)
         if data is None:
             node = self.resolve(path)

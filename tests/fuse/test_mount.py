@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 
@@ -277,32 +278,45 @@ def test_mount_clears_a_stale_mount_first(mounter, url):
 
 
 # -- readers beside a writer ---------------------------------------------------------------------------
+# The rule (doc/SEMANTICS.md, Caching): an open after a writer's close reads that value whole; an open while a
+# writer has the file open reads the last committed value whole; a reader that had the file open when a
+# writer rewrote it in place may see, as on a local disk, old bytes, new bytes and zeros (never other bytes);
+# a temp-then-rename leaves readers that had the file open on the old value, whole.
 READER = """
-import sys
+import sys, time, numpy as np
 old, new, paths, seconds = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), sys.argv[3:-1], float(sys.argv[-1])
-import time
+n = max(len(old), len(new))
+o, w = (np.frombuffer(v.ljust(n, b"\\0"), np.uint8) for v in (old, new))
 end, seen = time.time() + seconds, set()
 while time.time() < end:
     for p in paths:
         data = open(p, "rb").read()
-        if data not in (old, new):
-            print("TORN", p, len(data)); sys.exit(1)
+        d = np.frombuffer(data, np.uint8)
+        if len(d) > n or ((d != 0) & (d != o[:len(d)]) & (d != w[:len(d)])).any():
+            print("FOREIGN BYTES", p, len(data)); sys.exit(1)
         seen.add(data == new)
 print("ok", sorted(seen))
 """
 
 
-def test_readers_see_whole_old_or_whole_new_files(mounter, tmp_path):
+def _big_images(tmp_path, n: int) -> tuple[str, bytes, bytes]:
     url = str(tmp_path / "big")
     rng = np.random.default_rng(1)
-    old_img, new_img = (rng.integers(0, 256, (160, 160, 3), dtype=np.uint8) for _ in range(2))
+    old_img = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    new_img = old_img.copy()
+    new_img[:60] = 7
     old, new = png_bytes(old_img), png_bytes(new_img)
-    assert len(old) > 64 * 1024  # many pages, several FUSE reads
-    ds = hubfs.Dataset(url, mode="w", shape=(4,), schema={"image": hubfs.schema.Image((160, 160, 3), "uint8",
+    assert len(old) > 64 * 1024 and len(new) != len(old)  # many pages, several FUSE reads; sizes differ
+    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema={"image": hubfs.schema.Image((160, 160, 3), "uint8",
                                                                                    compressor="png")})
-    for i in range(4):
+    for i in range(n):
         ds.write_stored("image", i, old)
     ds.close()
+    return url, old, new
+
+
+def test_readers_beside_an_in_place_writer_follow_the_rule(mounter, tmp_path):
+    url, old, new = _big_images(tmp_path, 4)
     mnt = mounter(url)
     (tmp_path / "old.png").write_bytes(old)
     (tmp_path / "new.png").write_bytes(new)
@@ -310,33 +324,56 @@ def test_readers_see_whole_old_or_whole_new_files(mounter, tmp_path):
     seconds = 3.0
     readers = [subprocess.Popen([PYTHON, "-c", READER, str(tmp_path / "old.png"), str(tmp_path / "new.png"), *paths,
                                  str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    torn: list[str] = []
+    wrong: list[str] = []
 
-    def read_in_thread():
+    def read_in_thread():  # pages of every value pass through the kernel's cache meanwhile
         end = time.time() + seconds
         while time.time() < end:
             for p in paths:
-                data = open(p, "rb").read()
-                if data not in (old, new):
-                    torn.append(f"{p}: {len(data)} bytes")
+                open(p, "rb").read()
 
-    threads = [threading.Thread(target=read_in_thread) for _ in range(3)]
+    threads = [threading.Thread(target=read_in_thread) for _ in range(2)]
     for t in threads:
         t.start()
-    end, writes = time.time() + seconds, 0
+    end, writes, committed = time.time() + seconds, 0, dict.fromkeys(paths, old)
     while time.time() < end:
         for p in paths:
+            before = committed[p]
+            value = committed[p] = new if before == old else old
             with open(p, "wb") as f:
-                f.write(new if writes % 2 else old)
+                f.write(value[:5000])
                 f.flush()
-                f.write(b"")  # several writes per file: readers must never see a prefix
+                with open(p, "rb") as r:  # opened while the writer has it open: the committed value, whole
+                    if r.read() != before:
+                        wrong.append(f"{p}: opened beside the writer, not the committed value")
+                f.write(value[5000:])
+            for _ in range(2):
+                if open(p, "rb").read() != value:  # opened after the close: the new value, whole
+                    wrong.append(f"{p}: opened after the close, not the value written")
+                if os.stat(p).st_size != len(value):
+                    wrong.append(f"{p}: stat after the close, not the size written")
             writes += 1
     for t in threads:
         t.join()
     outs = [r.communicate(timeout=60)[0] for r in readers]
-    assert not torn, torn[:5]
+    assert not wrong, wrong[:5]
     assert all(r.returncode == 0 for r in readers), outs
     assert writes > 8
+
+
+def test_a_temp_then_rename_leaves_open_readers_on_the_old_value(mounter, tmp_path):
+    url, old, new = _big_images(tmp_path, 1)
+    mnt = mounter(url)
+    target = f"{mnt}/0/image.png"
+    for _ in range(3):
+        with open(target, "rb") as reader:
+            head = reader.read(4096)  # part of the old value, in the page cache now
+            with tempfile.NamedTemporaryFile(dir=f"{mnt}/0", delete=False) as tmp:
+                tmp.write(new)
+            os.replace(tmp.name, target)
+            assert open(target, "rb").read() == new  # a new open: the new value
+            assert head + reader.read() == old  # the reader that had it open: the old value, whole
+        old, new = new, old
 
 
 def test_ftruncate_reaches_the_open_handle(mnt):

@@ -12,7 +12,7 @@ the sample or chunk and the object's key: never a value. Readers never write to 
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from hubfs.codecs.compress import decode_chunk, encode_chunk
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.stores import Store
+from hubfs.dataset.threads import LazyPool
 from hubfs.errors import CodecError, CorruptionError, StoreError
 
 
@@ -152,7 +153,7 @@ class ChunkedArray(_Array):
             self.store.delete(self._key(k))
 
 
-_PREFETCH = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubfs-prefetch")
+_PREFETCH = LazyPool(4, "hubfs-prefetch")
 
 
 class SampleArray(_Array):
@@ -267,7 +268,7 @@ class SampleArray(_Array):
         buf = self.store.get_range(self._key(s), off, hi)
         self.cache.put(("b", self.path, s), (off, buf), len(buf) + 100)
         if self._read_ahead and s + 1 not in self._prefetching and self.cache.get(("i", self.path, s + 1)) is None:
-            self._prefetching[s + 1] = _PREFETCH.submit(self.store.get, self._key(s + 1))
+            self._prefetching[s + 1] = _PREFETCH.get().submit(self.store.get, self._key(s + 1))
 
     def _take_prefetched(self, s: int) -> np.ndarray | None:
         """Use a shard fetched in the background: cache its index and bytes (None if it failed)."""

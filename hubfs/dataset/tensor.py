@@ -7,6 +7,7 @@ fully validated and encoded before anything is changed.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,15 @@ from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.stores import Store
+from hubfs.dataset.threads import LazyPool
 from hubfs.errors import ClassLabelValueError, CodecError, SampleError, SampleShapeError, WrongShape
+
+
+# Bulk reads of per-sample codecs decode on threads (zlib, Pillow and lz4 release the GIL), one contiguous
+# slice per core, when the stored bytes are many enough to repay the hand-off (doc/DESIGN.md, "Parallel decode").
+PARALLEL_DECODE_MIN_BYTES = 256 << 10
+PARALLEL_DECODE = os.environ.get("HUBFS_PARALLEL_DECODE", "1") != "0"
+_DECODERS = LazyPool(os.cpu_count() or 1, "hubfs-decode")
 
 
 class TensorEngine:
@@ -66,7 +75,7 @@ class TensorEngine:
         """Values of samples [start, stop): one array for fixed shapes, else a list."""
         if self.chunked:
             return self.data.get_range(start, stop)
-        values = [self._decode(i, data) for i, data in zip(range(start, stop), self.data.get_range(start, stop))]
+        values = self._decode_many(start, self.data.get_range(start, stop))
         if self.type.is_dynamic or self.type.is_text:
             return values
         if not values:
@@ -102,6 +111,25 @@ class TensorEngine:
             return decode_sample(data, self.type.compressor, self.type.dtype, self.type.ndim)
         except (CodecError, UnicodeDecodeError) as exc:
             raise self.data.corrupt(f"sample {i}", self.data.key_of(i), f"does not decode: {exc}") from exc
+
+    def _decode_many(self, start: int, stored: list) -> list:
+        """``_decode`` of samples ``start, start + 1, ...``: on the decode threads, a slice each, when the
+        bytes are many (see PARALLEL_DECODE_MIN_BYTES); else here."""
+        workers = os.cpu_count() or 1
+        if not PARALLEL_DECODE or workers < 2 or len(stored) < 2 * workers or \
+                sum(len(d) for d in stored if d) < PARALLEL_DECODE_MIN_BYTES:
+            return [self._decode(i, data) for i, data in enumerate(stored, start)]
+
+        def decode_slice(lo: int, hi: int) -> list:
+            return [self._decode(start + j, stored[j]) for j in range(lo, hi)]
+
+        bounds = np.linspace(0, len(stored), workers + 1).astype(int).tolist()
+        pool = _DECODERS.get()
+        futures = [pool.submit(decode_slice, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        values: list = []
+        for f in futures:
+            values.extend(f.result())  # the first slice's error first: the lowest failing index
+        return values
 
     def _remember(self, ckey: tuple, value: Any) -> None:
         if self._cache_decoded:

@@ -20,7 +20,7 @@ import os
 import stat
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -131,6 +131,7 @@ class Node:
     kind: str
     index: int = -1
     key: str = ""  # tensor key (file), key prefix (group), file name (meta_file)
+    size: int | None = field(default=None, compare=False)  # a file's View.committed_size, when resolved
 
     @property
     def is_dir(self) -> bool:
@@ -254,8 +255,9 @@ class View:
                 prefix = key
                 continue
             if kind == "file" and depth == len(rest) - 1:
-                if self.exists(key, index):
-                    return Node("file", index, key)
+                size = self.committed_size(key, index)
+                if size is not None or self._pending(key, index) is not None:
+                    return Node("file", index, key, size)
             elif kind is None and depth == len(rest) - 1:
                 spath = "/" + "/".join(parts)
                 if spath in self.scratch:
@@ -400,15 +402,37 @@ class View:
             self._encoded_bytes -= len(self._encoded.popitem(last=False)[1])
         return data
 
-    def file_size(self, key: str, index: int) -> int:
-        """Size of the committed file; of a created file's buffer until its first commit."""
-        if not self.ds.has_value(key, index):
-            pending = self._pending(key, index)
-            return 0 if pending is None else len(pending.data)
+    def committed_size(self, key: str, index: int) -> int | None:
+        """The committed file's size when one index lookup tells it (a file served as stored, or an
+        uncompressed PNG of a fixed shape), -1 when the sample has a value whose file must be made to be
+        measured, None when it has no value: the one lookup a stat or a listing entry costs."""
         fmt = self.formats[key]
         if fmt.stored:
-            return self.ds.stored_nbytes(key, index) or 0
-        if fmt.image_codec is png:  # known from the shape: no pixels read, no PNG made
+            n = self.ds.stored_nbytes(key, index)
+            if n is not None:
+                return n
+        if not self.ds.has_value(key, index):
+            return None
+        if fmt.stored:
+            return 0
+        if fmt.image_codec is png and not fmt.type.is_dynamic:  # known from the shape: no pixels read
+            return png.uncompressed_size(tuple(fmt.type.shape), fmt.type.dtype) if all(fmt.type.shape) else 0
+        return -1
+
+    def file_size(self, key: str, index: int) -> int:
+        """Size of the committed file; of a created file's buffer until its first commit."""
+        size = self.committed_size(key, index)
+        if size is None:
+            pending = self._pending(key, index)
+            return 0 if pending is None else len(pending.data)
+        return self._measured(key, index, size)
+
+    def _measured(self, key: str, index: int, size: int) -> int:
+        """``size`` from committed_size, the file made and measured when that could not tell it."""
+        if size >= 0:
+            return size
+        fmt = self.formats[key]
+        if fmt.image_codec is png:  # a dynamic shape: known from the shape, no PNG made
             shape = self.ds.sample_shape(key, index)
             return png.uncompressed_size(shape, fmt.type.dtype) if all(shape) else 0
         return len(self.file_bytes(key, index))
@@ -452,7 +476,9 @@ class View:
         if node.kind == "scratch":
             sc = self.scratch[node.key]
             return self.file_attrs(len(sc.data), sc.mtime)
-        return self.file_attrs(self.file_size(node.key, node.index), self.mtimes.get((node.key, node.index)))
+        size = self.file_size(node.key, node.index) if node.size is None else \
+            self._measured(node.key, node.index, node.size)
+        return self.file_attrs(size, self.mtimes.get((node.key, node.index)))
 
     def listdir(self, path: str, offset: int = 0) -> Iterator[tuple[str, dict, int]]:
         """(name, stat attributes, next offset) of the entries of a folder from ``offset`` on (0 = the start)."""
@@ -470,8 +496,13 @@ class View:
             for name, (kind, key) in self.tree[node.key].items():
                 if kind == "group":
                     entries.append((name, lambda key=key: self.dir_attrs(self._groups_in(key))))
-                elif self.exists(key, node.index):
-                    entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
+                else:
+                    size = self.committed_size(key, node.index)
+                    if size is not None:
+                        entries.append((name, lambda key=key, size=size: self.file_attrs(
+                            self._measured(key, node.index, size), self.mtimes.get((key, node.index)))))
+                    elif self._pending(key, node.index) is not None:
+                        entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
             folder = self._folder_path(node) + "/"
             for spath in self.scratch:
                 if spath.startswith(folder) and "/" not in spath[len(folder):]:

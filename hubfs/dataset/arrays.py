@@ -16,7 +16,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from hubfs.codecs.compress import decode_chunk, encode_chunk
+from hubfs.codecs.registry import Codec
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.stores import Store
@@ -65,16 +65,17 @@ class ChunkedArray(_Array):
     """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded."""
 
     def __init__(self, store: Store, cache: Cache, path: str, dtype: np.dtype, item_shape: tuple,
-                 chunk_len: int, compressor: str | None):
+                 chunk_len: int, codec: Codec):
         super().__init__(store, cache, path, chunk_len)
         self.dtype = np.dtype(dtype)
         self.data_type = str(self.dtype)
         self.item_shape = tuple(item_shape)
-        self.compressor = compressor
+        self.codec = codec
+        self._nbytes = chunk_len * self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
 
     def doc(self, length: int) -> bytes:
         return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
-                                        (self.chunk_len,) + self.item_shape, self.compressor,
+                                        (self.chunk_len,) + self.item_shape, self.codec,
                                         self.checksummed(creating=True))
 
     def _key(self, chunk: int) -> str:
@@ -95,17 +96,14 @@ class ChunkedArray(_Array):
         return arr
 
     def _decode(self, c: int, data: bytes) -> bytearray:
-        """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed, size checked."""
+        """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed (into the buffer the
+        cache keeps: one copy), size checked."""
         try:
             if self.checksummed():
                 data = layout.strip_crc(data)
-            raw = bytearray(decode_chunk(data, self.compressor))
-            want = self.chunk_len * self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
-            if len(raw) != want:
-                raise CodecError(f"{len(raw)} bytes decoded, {want} expected")
+            return self.codec.decode_chunk(data, self._nbytes)
         except CodecError as exc:
             raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
-        return raw
 
     def get(self, i: int) -> np.ndarray:
         c, o = divmod(i, self.chunk_len)
@@ -132,8 +130,8 @@ class ChunkedArray(_Array):
     def _writeback(self, c: int):
         key = self._key(c)
         if self.checksummed(creating=True):
-            return lambda arr: self.store.put(key, layout.with_crc(encode_chunk(arr, self.compressor)))
-        return lambda arr: self.store.put(key, encode_chunk(arr, self.compressor))
+            return lambda arr: self.store.put(key, layout.with_crc(self.codec.encode_chunk(arr)))
+        return lambda arr: self.store.put(key, self.codec.encode_chunk(arr))
 
     def chunk_numbers(self) -> list[int]:
         """Numbers of the chunks present in the store."""

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hubfs.codecs import IMAGE_CODECS, decode_image, decode_sample, encode_sample
-from hubfs.codecs.compress import compress, decompress
+from hubfs.codecs import decode_image, decode_sample, encode_sample, registry
 from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
@@ -35,16 +34,18 @@ class TensorEngine:
     def __init__(self, key: str, schema: Tensor, store: Store, cache: Cache):
         self.key = key
         self.type = schema
+        self.codec = schema.codec
         self.cache = cache
         self.chunked = schema.layout == "chunked"
         n = schema.samples_per_chunk()
         self.present: ChunkedArray | None = None
         if self.chunked:
-            self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, schema.compressor)
-            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n, "lz4")
+            self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, self.codec)
+            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n,
+                                        registry.get("lz4"))
         else:
             self.data = SampleArray(store, cache, f"{key}/data", n)
-        self._cache_decoded = schema.compressor != "jpeg"  # lossy: the stored value differs from the written
+        self._cache_decoded = not self.codec.lossy  # lossy: the stored value differs from the written
 
     # -- metadata ----------------------------------------------------------------------------------
     def array_docs(self, length: int) -> dict[str, bytes]:
@@ -90,14 +91,14 @@ class TensorEngine:
 
     def read_stored(self, i: int) -> bytes | None:
         """Stored bytes that already are a file of the tensor's file format (PNG/JPEG), else None."""
-        if self.type.compressor not in IMAGE_CODECS:
+        if not self.codec.is_image:
             return None
         data = self.data.get(i)
         return data if data else None
 
     def stored_nbytes(self, i: int) -> int | None:
         """Size of ``read_stored(i)`` without reading the sample, or None."""
-        if self.type.compressor not in IMAGE_CODECS:
+        if not self.codec.is_image:
             return None
         n = self.data.nbytes(i)
         return n if n else None
@@ -107,7 +108,7 @@ class TensorEngine:
             return self.type.empty_value()
         try:
             if self.type.is_text:
-                return decompress(data, self.type.compressor).decode("utf-8") if data else ""
+                return self.codec.decompress(data).decode("utf-8") if data else ""
             return decode_sample(data, self.type.compressor, self.type.dtype, self.type.ndim)
         except (CodecError, UnicodeDecodeError) as exc:
             raise self.data.corrupt(f"sample {i}", self.data.key_of(i), f"does not decode: {exc}") from exc
@@ -159,7 +160,7 @@ class TensorEngine:
             return value, None
         try:
             if self.type.is_text:
-                data = compress(value.encode("utf-8"), self.type.compressor) if value else b""
+                data = self.codec.compress(value.encode("utf-8")) if value else b""
             else:
                 data = encode_sample(value, self.type.compressor)
         except CodecError as exc:
@@ -181,8 +182,8 @@ class TensorEngine:
 
     def write_stored(self, i: int, data: bytes) -> None:
         """Store file bytes in the tensor's stored format as they are, after checking they decode and fit."""
-        if self.type.compressor not in IMAGE_CODECS:
-            raise SampleError(self.key, i, f"stores {self.type.compressor or 'raw'} samples, not files")
+        if not self.codec.is_image:
+            raise SampleError(self.key, i, f"stores {self.codec.label} samples, not files")
         try:
             decoded = decode_image(bytes(data), self.type.compressor, self.type.ndim)
         except CodecError as exc:

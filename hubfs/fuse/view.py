@@ -23,12 +23,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
-from hubfs.codecs import decode_image, jpeg, npy, png, text, wav
-from hubfs.codecs import json as json_codec
+from hubfs.codecs import png
 from hubfs.dataset.schema import nest
 from hubfs.errors import CodecError, SampleError
+from hubfs.fuse.formats import FileFormat
 
 META_DIR = ".hubfs"
 BLOCK_SIZE = 1 << 20  # st_blksize: tools read and copy in 1 MiB blocks
@@ -45,81 +43,6 @@ FILE_MODE = stat.S_IFREG | 0o644
 
 def _error(code: int, message: str) -> OSError:
     return OSError(code, f"{os.strerror(code)}: {message}")
-
-
-# -- file formats ------------------------------------------------------------------------------------
-class _Format:
-    """How one tensor's samples become files and back: extension, encode(value), decode(bytes)."""
-
-    def __init__(self, key: str, schema: Any):
-        self.key = key
-        self.type = schema
-        fmt = schema.file_format
-        if fmt == "wav" and not wav.can_encode(schema.dtype):
-            fmt = "npy"  # float audio has no PCM form; the .npy keeps every value
-        self.ext = fmt
-        self.image_codec = {"png": png, "jpg": jpeg}.get(fmt)
-        # The sample codec the engine stores: when it is the file's own format, files are served as stored.
-        self.stored = self.image_codec is not None and schema.compressor == self.image_codec.NAME
-        self.max_bytes = self._max_bytes(schema)
-
-    def _max_bytes(self, t: Any) -> int | None:
-        """A bound on the size of any file this tensor can accept (EFBIG past it), None when unbounded."""
-        if self.ext == "txt" and not t.is_text:
-            names = getattr(t, "class_names", None) or []
-            return 4096 + 4 * max((len(n) for n in names), default=0)  # a class name or an integer, and blanks
-        dims = getattr(t, "max_shape", None) or t.shape
-        if any(d is None for d in dims):
-            return None
-        count = int(np.prod(dims, dtype=np.int64))
-        if self.ext == "txt":
-            return 4 * count + 4096  # UTF-8: at most 4 bytes a character
-        if self.ext == "json":
-            return 64 * count + (64 << 10)  # numbers as text, with room for indentation
-        raw = count * np.dtype(t.dtype).itemsize
-        if self.image_codec is not None:
-            return 2 * raw + (1 << 20)  # compressed images may outgrow their pixels (noise, metadata chunks)
-        return raw + (64 << 10)  # .npy and .wav headers
-
-    def encode(self, value: Any) -> bytes:
-        t = self.type
-        if self.image_codec is png and not self.stored:  # pixels kept in chunks: an uncompressed PNG
-            return png.encode_uncompressed(value) if np.asarray(value).size else b""
-        if self.image_codec is not None:
-            return self.image_codec.encode(value) if np.asarray(value).size else b""
-        if self.ext == "txt":
-            if isinstance(value, str):
-                return text.encode(value)
-            return text.encode_label(int(value), getattr(t, "class_names", None))
-        if self.ext == "json":
-            return json_codec.encode(value)
-        if self.ext == "wav":
-            return wav.encode(value, getattr(t, "sample_rate", None))
-        return npy.encode(value)
-
-    def decode(self, data: bytes, index: int) -> Any:
-        """The value a file's bytes hold; SampleError naming the tensor and index when they do not decode."""
-        t = self.type
-        try:
-            if self.image_codec is not None:
-                return decode_image(data, self.image_codec.NAME, len(t.shape))
-            if self.ext == "txt":
-                if t.is_text:
-                    return text.decode(data)
-                return text.decode_label(data, getattr(t, "class_names", None))
-            if self.ext == "json":
-                return json_codec.decode(data)
-            if self.ext == "wav":
-                value, rate = wav.decode(data)
-                want = getattr(t, "sample_rate", None)
-                if want and rate != want:
-                    raise CodecError(f"the WAV file is {rate} Hz, the tensor holds {want} Hz audio")
-                if len(t.shape) == 2 and value.ndim == 1:
-                    value = value[:, None]
-                return value
-            return npy.decode(data)
-        except CodecError as exc:
-            raise SampleError(self.key, index, f"{self.key.rsplit('/', 1)[-1]}.{self.ext}: {exc}") from exc
 
 
 # -- what a path names -------------------------------------------------------------------------------
@@ -176,7 +99,7 @@ class View:
         self.read_only = bool(ds.read_only)
         self.mounted_at = clock()
         self.uid, self.gid = os.getuid(), os.getgid()
-        self.formats = {key: _Format(key, ds.tensor_type(key)) for key in ds.keys()}
+        self.formats = {key: FileFormat(key, ds.tensor_type(key)) for key in ds.keys()}
         # Folder tree of a sample: key prefix -> {name: Node kind, key}; "" is the sample folder itself.
         self.tree: dict[str, dict[str, tuple[str, str]]] = {"": {}}
         for key, fmt in self.formats.items():
@@ -415,7 +338,7 @@ class View:
             return None
         if fmt.stored:
             return 0
-        if fmt.image_codec is png and not fmt.type.is_dynamic:  # known from the shape: no pixels read
+        if fmt.is_png and not fmt.type.is_dynamic:  # known from the shape: no pixels read
             return png.uncompressed_size(tuple(fmt.type.shape), fmt.type.dtype) if all(fmt.type.shape) else 0
         return -1
 
@@ -432,7 +355,7 @@ class View:
         if size >= 0:
             return size
         fmt = self.formats[key]
-        if fmt.image_codec is png:  # a dynamic shape: known from the shape, no PNG made
+        if fmt.is_png:  # a dynamic shape: known from the shape, no PNG made
             shape = self.ds.sample_shape(key, index)
             return png.uncompressed_size(shape, fmt.type.dtype) if all(shape) else 0
         return len(self.file_bytes(key, index))

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import hubfs
+from hubfs.dataset import lock
+from hubfs.dataset.stores import open_store
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -104,7 +106,7 @@ def test_kill_9_keeps_every_flushed_sample(tmp_path, scenario):
                 time.sleep(rng.uniform(0, 0.9 * writer.last_flush_seconds))  # inside that flush
             writer.kill()
             killed_in_flush += writer.in_flush
-            assert os.path.exists(os.path.join(path, ".hubfs-writer.lock"))  # left behind by the dead writer
+            assert lock.holder(open_store(path, None))["pid"] == writer.proc.pid  # left behind by the dead writer
             flushed = max(flushed, writer.flushed)
             n = verify(path, flushed)
             flushed = max(flushed, n)

@@ -138,3 +138,120 @@ def test_a_commit_is_fenced_by_the_root_generation(where):
             ds.close()
         except LockedError:
             pass
+
+
+# -- the protocol itself: two locks of one store in this process, each on its own simulated host ---------
+
+class _Owner:
+    """Stands for the Dataset state a WriterLock belongs to."""
+
+
+def _lock_on(store, name: str, monkeypatch, lease: str = "600"):
+    from hubfs.dataset.lock import WriterLock
+
+    monkeypatch.setenv("HUBFS_HOST", name)
+    monkeypatch.setenv("HUBFS_LOCK_LEASE", lease)
+    owner = _Owner()
+    lock = WriterLock(store, owner)
+    lock.acquire()
+    lock._stop.set()  # no heartbeat: the test renews by hand (as a paused writer would, once woken)
+    return lock, owner
+
+
+def _lapse(store, monkeypatch):
+    """Make every lease object in ``store`` look older than its lease, as a long pause would."""
+    from hubfs.dataset import lock
+
+    for n in lock.numbers(store):
+        info = json.loads(store.get(lock.lease_key(n)))
+        info["heartbeat"] -= 3600
+        store.put(lock.lease_key(n), json.dumps(info).encode())
+
+
+@pytest.fixture
+def lock_store(url):
+    from hubfs.dataset.stores import open_store
+
+    return open_store(url, None)
+
+
+def test_a_paused_holders_renewal_cannot_take_the_lock_back(lock_store, monkeypatch):
+    from hubfs.dataset import lock
+
+    a, _a = _lock_on(lock_store, "host-a", monkeypatch)
+    _lapse(lock_store, monkeypatch)
+    b, _b = _lock_on(lock_store, "host-b", monkeypatch)  # A's lease lapsed: B creates the next number
+    assert b.number == a.number + 1
+    a.renew()  # A wakes: its renewal wants the number B created
+    assert a.lost and "taken by another writer" in a.lost
+    with pytest.raises(LockedError):
+        a.verify()
+    assert lock.holder(lock_store)["token"] == b.token  # B's lease object is untouched
+    b.verify()
+    b.renew()
+    assert lock.numbers(lock_store) == [b.number]  # the older objects are cleaned up
+    a.release()  # a writer that lost never touches the lock
+    assert lock.holder(lock_store)["token"] == b.token
+    b.release()
+    assert lock.holder(lock_store) is None
+
+
+def test_a_number_recreated_after_clean_up_is_not_the_lock(lock_store, monkeypatch):
+    from hubfs.dataset import lock
+
+    a, _a = _lock_on(lock_store, "host-a", monkeypatch)
+    _lapse(lock_store, monkeypatch)
+    b, _b = _lock_on(lock_store, "host-b", monkeypatch)
+    b.renew()  # B moves on and deletes the number it took over with: A's next number is free again
+    assert not lock_store.exists(lock.lease_key(a.number + 1))
+    a.renew()  # A creates it, then sees B's newer one (and its own previous one gone)
+    assert a.lost
+    assert lock.numbers(lock_store) == [b.number]  # A removed what it created
+    b.verify()
+
+
+def test_racing_takers_of_a_lapsed_lease_one_wins(lock_store, monkeypatch):
+    import threading
+
+    from hubfs.dataset.lock import WriterLock
+
+    a, _a = _lock_on(lock_store, "host-a", monkeypatch)
+    _lapse(lock_store, monkeypatch)
+    monkeypatch.setenv("HUBFS_HOST", "host-b")
+    owners = [_Owner() for _ in range(8)]
+    takers = [WriterLock(lock_store, o) for o in owners]
+    start, results = threading.Barrier(len(takers)), []
+
+    def take(t):
+        start.wait()
+        try:
+            t.acquire()
+            results.append("won")
+        except LockedError:
+            results.append("locked")
+
+    threads = [threading.Thread(target=take, args=(t,)) for t in takers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["locked"] * 7 + ["won"]
+    a.renew()
+    assert a.lost
+    for t in takers:
+        t.release()
+
+
+def test_a_released_lock_is_taken_at_once_and_numbers_only_grow(lock_store, monkeypatch):
+    from hubfs.dataset import lock
+
+    seen = []
+    for host_name in ("host-a", "host-b", "host-a"):
+        w, _o = _lock_on(lock_store, host_name, monkeypatch)
+        seen.append(w.number)
+        for _ in range(3):
+            w.renew()
+        assert lock.numbers(lock_store) == [w.number]
+        w.release()
+        assert len(lock.numbers(lock_store)) == 1 and lock.holder(lock_store) is None  # the release marker
+    assert seen == sorted(seen) and len(set(seen)) == 3

@@ -1,6 +1,8 @@
 """The writer lock across hosts (a second host simulated with HUBFS_HOST): a heartbeat keeps an idle
 writer's lease, a writer paused past its lease loses the lock to another host and can commit nothing, and
-every commit is fenced by the root's generation number. On a local folder and on the S3 server (moto)."""
+every commit is fenced by the root's generation number; two writer processes on two hosts race for the
+lock and exactly one wins. On a local folder and on the S3 (moto), GCS (fake-gcs-server) and Azure
+(Azurite) servers; the protocol's own races run in one process on memory and local."""
 from __future__ import annotations
 
 import json
@@ -45,11 +47,37 @@ WRITER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(params=["local", "s3"])
+CLOUDS = [pytest.param(k, marks=pytest.mark.cloud) for k in ("s3-moto", "gcs", "azure")]
+
+
+def _cloud_url(request, kind: str):
+    """A fresh dataset url on the test server of ``kind``, removed afterwards."""
+    import uuid
+
+    from hubfs.dataset.stores import filesystem_for
+
+    server = request.getfixturevalue("server_pool").get(kind)
+    url, token = server.url(f"hubfs-test/ds-{uuid.uuid4().hex[:12]}"), server.token()
+
+    def remove():
+        fs, root = filesystem_for(url, token)
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+
+    request.addfinalizer(remove)
+    return url, token
+
+
+@pytest.fixture(params=["local"] + CLOUDS)
 def where(request, tmp_path):
     if request.param == "local":
         return str(tmp_path / "ds"), None
-    return request.getfixturevalue("remote_store")
+    return _cloud_url(request, request.param)
+
+
+@pytest.fixture(params=CLOUDS)
+def cloud(request):
+    return _cloud_url(request, request.param)
 
 
 def _create(url, token):
@@ -255,3 +283,69 @@ def test_a_released_lock_is_taken_at_once_and_numbers_only_grow(lock_store, monk
         w.release()
         assert len(lock.numbers(lock_store)) == 1 and lock.holder(lock_store) is None  # the release marker
     assert seen == sorted(seen) and len(set(seen)) == 3
+
+
+RACER = textwrap.dedent("""
+    import json, sys
+    import hubfs
+    from hubfs.errors import LockedError
+    url, token = sys.argv[1], json.loads(sys.argv[2])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        ds = hubfs.Dataset(url, mode="r+", token=token)
+    except LockedError:
+        print("locked", flush=True)
+        sys.exit(0)
+    print("won", flush=True)
+    sys.stdin.readline()  # hold the lock until the parent has seen both answers
+    ds["x", 0] = float(sys.argv[3])
+    ds.close()
+    print("closed", flush=True)
+""")
+
+
+def _race(url, token) -> tuple[str, str]:
+    """Two processes on hosts A and B open ``url`` for writing at one moment: their answers."""
+    racers = []
+    for name in ("host-a", "host-b"):
+        env = dict(os.environ, HUBFS_HOST=name, HUBFS_LOCK_LEASE=LEASE, PYTHONPATH=ROOT)
+        racers.append(subprocess.Popen([sys.executable, "-c", RACER, url, json.dumps(token), str(len(racers) + 40)],
+                                       env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE))
+    try:
+        for r in racers:
+            assert r.stdout.readline().strip() == "ready", r.stderr.read()
+        for r in racers:
+            r.stdin.write("go\n")
+            r.stdin.flush()
+        answers = [r.stdout.readline().strip() for r in racers]
+        for r in racers:
+            out, err = r.communicate("\n", timeout=120)
+            assert r.returncode == 0, err
+        return answers[0], answers[1]
+    finally:
+        for r in racers:
+            if r.poll() is None:
+                r.kill()
+                r.wait()
+
+
+def test_two_hosts_race_for_the_lock_and_exactly_one_wins(cloud):
+    from hubfs.dataset import lock
+    from hubfs.dataset.stores import open_store
+
+    url, token = cloud
+    _create(url, token)
+    store = open_store(url, token)
+    for round_ in ("released", "lapsed"):
+        if round_ == "lapsed":  # a third host's lease, long lapsed: both racers try to take it over
+            top = lock.numbers(store)[-1]
+            store.put(lock.lease_key(top + 1), json.dumps({"host": "host-c", "pid": 1, "token": "c",
+                                                           "heartbeat": time.time() - 3600, "lease": 2}).encode())
+        answers = _race(url, token)
+        assert sorted(answers) == ["locked", "won"], (round_, answers)
+        assert lock.holder(store) is None  # the winner closed
+        with hubfs.Dataset(url, mode="r", token=token) as ds:
+            assert float(ds["x", 0].compute()) == 40.0 + answers.index("won")
+        assert len(lock.numbers(store)) == 1  # the old numbers were cleaned up

@@ -596,6 +596,10 @@ class Dataset:
             if n < s.length and n < s.committed:
                 # Deleting data waits for flush(), which commits the new length before deleting.
                 s.shrunk_to = n if s.shrunk_to is None else min(n, s.shrunk_to)
+            uncommitted = max(n, s.committed)
+            if uncommitted < s.length:  # forget samples never committed now, or growing again shows them
+                for engine in s.tensors.values():
+                    engine.truncate(uncommitted, s.length)
             s.length = n
 
     def append_shape(self, size: int | tuple) -> None:

@@ -181,9 +181,10 @@ class _State:
     def clear_leftovers(self) -> None:
         """A writer killed earlier may have left samples past the committed length: clear them, so growing
         the dataset later shows empty samples, not leftovers."""
-        for engine in self.tensors.values():
-            engine.clear_beyond(self.length)
+        found = [f for engine in self.tensors.values() for f in engine.clear_beyond(self.length)]
         self.cache.flush()
+        for finding in found:  # the writer's recovery says what it found
+            print(f"hubfs: opening {self.url} for writing: {finding}", file=sys.stderr)
 
     def write_tensor_docs(self, key: str) -> None:
         parts = key.split("/")
@@ -211,6 +212,11 @@ class _State:
             if self.writer.held:
                 self.writer.check()  # a writer whose lease lapsed writes nothing more
             self.cache.flush()
+            if self.length == self.committed:  # chunks created since: their arrays' zarr.json record them
+                for engine in self.tensors.values():
+                    if engine.docs_dirty():
+                        for key, doc in engine.array_docs(self.length).items():
+                            self.store.put(key, doc)
             if self.length != self.committed:
                 if self.shrunk_to is not None:
                     # The new length first: from then on the data past it is invisible, then delete it.
@@ -346,32 +352,39 @@ class Dataset:
             attrs = s.read_attrs()
             exists = attrs is not None
         had_lock = s.writer.held
-        if mode is None:
-            mode = "a" if not exists else ("r+" if s.try_lock() else "r")
-        if mode in ("r", "r+") and not exists:
-            raise DatasetNotFoundError(f"no dataset at {s.url}")
-        creating = mode == "w" or (mode == "a" and not exists)
-        if creating and length is None:
-            raise MissingArgumentError("creating a dataset needs shape=(n,) (and schema={...})")
-        if creating and flat is None:
-            raise MissingArgumentError("creating a dataset needs schema={...} (and shape=(n,))")
-        if creating and not exists and not s.is_empty():  # refused before the lock leaves objects there
-            raise NotADatasetError(f"{s.url} is not empty and holds no hubfs dataset; it was left untouched")
-        if mode != "r":
-            s.take_lock()
+        if exists and mode != "w":  # what can be refused is refused before the lock (it writes lease objects)
+            if not s.handles:
+                s.load(attrs)
+            s.check_against(length, flat)
         try:
+            if mode is None:
+                mode = "a" if not exists else ("r+" if s.try_lock() else "r")
+            if mode in ("r", "r+") and not exists:
+                raise DatasetNotFoundError(f"no dataset at {s.url}")
+            creating = mode == "w" or (mode == "a" and not exists)
+            if creating and length is None:
+                raise MissingArgumentError("creating a dataset needs shape=(n,) (and schema={...})")
+            if creating and flat is None:
+                raise MissingArgumentError("creating a dataset needs schema={...} (and shape=(n,))")
+            if creating and not exists and not s.is_empty():
+                raise NotADatasetError(f"{s.url} is not empty and holds no hubfs dataset; it was left untouched")
+            if mode != "r":
+                s.take_lock()
             if creating:
                 if exists:
                     s.wipe()
                 elif not s.is_empty():
                     raise NotADatasetError(f"{s.url} is not empty and holds no hubfs dataset; it was left untouched")
                 s.create(length, flat, meta or {}, name)
-            else:
+            elif mode != "r" and not had_lock:
                 if not s.handles:
-                    s.load(attrs)
-                s.check_against(length, flat)
-                if mode != "r" and not had_lock:
-                    s.clear_leftovers()
+                    fresh = s.read_attrs()  # the root as of taking the lock (a writer may have committed since)
+                    if fresh is None:
+                        raise DatasetNotFoundError(f"no dataset at {s.url}")
+                    if fresh != attrs:
+                        s.load(fresh)
+                        s.check_against(length, flat)
+                s.clear_leftovers()
         except BaseException:
             if not had_lock and not s.writers:
                 s.writer.release()  # a failed open must not keep other writers out

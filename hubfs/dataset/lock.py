@@ -1,6 +1,6 @@
 """One writer per dataset: a lease of numbered objects, every change a conditional create.
 
-The lock is the newest of the objects ``.hubfs-lock/<n>`` (``n`` zero-padded, so listing sorts them);
+The lock is the newest of the objects ``.hubfs/lock/<n>`` (``n`` zero-padded, so listing sorts them);
 each records host, pid, a token, its creation time and the lease. Nothing is ever overwritten: every
 change of the lease creates the next number with the store's ``put_if_absent`` (one conditional write:
 ``If-None-Match: *``, ``ifGenerationMatch=0``, ``link(2)``), so of all writers that want ``n + 1``
@@ -42,7 +42,7 @@ from hubfs.dataset.stores import Store
 from hubfs.dataset.stores.options import number
 from hubfs.errors import LockedError
 
-LOCK_PREFIX = ".hubfs-lock"
+LOCK_PREFIX = ".hubfs/lock"  # beside .hubfs/versions: the one folder zarr does not know
 LEGACY_KEY = ".hubfs-writer.lock"  # the one overwritten object of earlier versions: removed by a new holder
 STALE_AFTER = 600.0  # the lease, in seconds (env HUBFS_LOCK_LEASE)
 _DIGITS = 12

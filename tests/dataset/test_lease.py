@@ -186,7 +186,7 @@ def _lock_on(store, name: str, monkeypatch, lease: str = "600"):
     return lock, owner
 
 
-def _lapse(store, monkeypatch):
+def _lapse(store):
     """Make every lease object in ``store`` look older than its lease, as a long pause would."""
     from hubfs.dataset import lock
 
@@ -207,7 +207,7 @@ def test_a_paused_holders_renewal_cannot_take_the_lock_back(lock_store, monkeypa
     from hubfs.dataset import lock
 
     a, _a = _lock_on(lock_store, "host-a", monkeypatch)
-    _lapse(lock_store, monkeypatch)
+    _lapse(lock_store)
     b, _b = _lock_on(lock_store, "host-b", monkeypatch)  # A's lease lapsed: B creates the next number
     assert b.number == a.number + 1
     a.renew()  # A wakes: its renewal wants the number B created
@@ -228,7 +228,7 @@ def test_a_number_recreated_after_clean_up_is_not_the_lock(lock_store, monkeypat
     from hubfs.dataset import lock
 
     a, _a = _lock_on(lock_store, "host-a", monkeypatch)
-    _lapse(lock_store, monkeypatch)
+    _lapse(lock_store)
     b, _b = _lock_on(lock_store, "host-b", monkeypatch)
     b.renew()  # B moves on and deletes the number it took over with: A's next number is free again
     assert not lock_store.exists(lock.lease_key(a.number + 1))
@@ -244,7 +244,7 @@ def test_racing_takers_of_a_lapsed_lease_one_wins(lock_store, monkeypatch):
     from hubfs.dataset.lock import WriterLock
 
     a, _a = _lock_on(lock_store, "host-a", monkeypatch)
-    _lapse(lock_store, monkeypatch)
+    _lapse(lock_store)
     monkeypatch.setenv("HUBFS_HOST", "host-b")
     owners = [_Owner() for _ in range(8)]
     takers = [WriterLock(lock_store, o) for o in owners]

@@ -37,25 +37,98 @@ class _Array:
         self.chunk_len = int(chunk_len)
         self.tensor = path.rsplit("/", 1)[0]
         self._crc: bool | None = None  # unknown until the array's zarr.json is read (or created)
+        # The chunks the array's zarr.json records as written (None: an array from before the record),
+        # with the ones this process wrote since its zarr.json was last written; and that document's length.
+        self._written: set[int] | None = None
+        self._doc_length = 0
+        self.doc_dirty = False  # chunks were created since the zarr.json was written
 
     def checksummed(self, creating: bool = False) -> bool:
         """Whether this array's chunks end with a crc32c: new arrays (``creating``: no zarr.json yet) do;
         an existing array as its zarr.json says."""
         if self._crc is None:
-            key = f"{self.path}/{layout.ZARR_JSON}"
-            raw = self.store.get(key)
-            if raw is None and not creating:
-                raise self.corrupt("array metadata", key, "the object is missing")
+            raw = self._read_doc(creating)
             try:
-                self._crc = CHECKSUM_NEW_ARRAYS if raw is None else \
-                    layout.array_checksummed(raw, self.data_type, self.chunk_len)
+                if raw is None:
+                    self._crc, self._written = CHECKSUM_NEW_ARRAYS, set()
+                else:
+                    self._crc = layout.array_checksummed(raw, self.data_type, self.chunk_len)
+                    self._doc_length, self._written = layout.array_record(raw)
             except CodecError as exc:
-                raise self.corrupt("array metadata", key, str(exc)) from exc
+                raise self.corrupt("array metadata", self._doc_key, str(exc)) from exc
         return self._crc
+
+    @property
+    def _doc_key(self) -> str:
+        return f"{self.path}/{layout.ZARR_JSON}"
+
+    def _read_doc(self, creating: bool = False) -> bytes | None:
+        raw = self.store.get(self._doc_key)
+        if raw is None and not creating:
+            raise self.corrupt("array metadata", self._doc_key, "the object is missing")
+        return raw
+
+    def _record_doc(self, length: int, make) -> bytes:
+        """The array's zarr.json for ``length`` samples (``make(attributes)`` builds it), recording the
+        chunks written so far; the record is then clean."""
+        self.checksummed(creating=True)
+        self._doc_length, self.doc_dirty = length, False
+        attrs = {} if self._written is None else {"hubfs": {"chunks": layout.chunk_runs(self._written)}}
+        return make(attrs)
+
+    def _created(self, c: int) -> None:
+        """Chunk ``c`` was just written: the next zarr.json records it."""
+        if self._written is not None and c not in self._written:
+            self._written.add(c)
+            self.doc_dirty = True
+
+    def _deleting(self, chunks) -> None:
+        """Chunks about to be deleted: the zarr.json stops recording them first (so it never records a
+        chunk that is gone, even if this process dies right after)."""
+        self.checksummed(creating=True)
+        if self._written is not None and self._written.intersection(chunks):
+            self._written.difference_update(chunks)
+            self.store.put(self._doc_key, self.doc(self._doc_length))
+
+    def _missing(self, c: int, what: str) -> None:
+        """Chunk ``c``'s object is not in the store: CorruptionError if it was written (this process wrote
+        it, or the zarr.json, read again now, records it), else it simply has no values yet."""
+        self.checksummed()
+        if self._written is None or c not in self._written:
+            return
+        if not self.doc_dirty:  # the record came from the store: another process may have moved on since
+            raw = self._read_doc()
+            try:
+                self._doc_length, self._written = layout.array_record(raw)
+            except CodecError as exc:
+                raise self.corrupt("array metadata", self._doc_key, str(exc)) from exc
+            if self._written is None or c not in self._written:
+                return
+        raise self.corrupt(what, self._key(c), "the object is missing, but the array's zarr.json records "
+                                              "it as written")
+
+    def missing_chunks(self, present: list[int]) -> list[str]:
+        """Keys of the chunks the array records as written that are not among ``present`` (the store's)."""
+        self.checksummed(creating=True)
+        return [self._key(c) for c in sorted((self._written or set()) - set(present))]
 
     def corrupt(self, what: str, key: str, reason: str) -> CorruptionError:
         return CorruptionError(f"tensor {self.tensor!r}, {what}: stored object {key!r} at {self.store.url} is "
                                f"corrupt ({reason})", key=key, tensor=self.tensor, index=what)
+
+    def key_of(self, i: int) -> str:
+        """The key of the object (chunk or shard) that holds sample ``i``."""
+        return self._key(i // self.chunk_len)
+
+    def _key(self, c: int) -> str:
+        raise NotImplementedError
+
+    def doc(self, length: int) -> bytes:
+        raise NotImplementedError
+
+    def chunk_numbers(self) -> list[int]:
+        """Numbers of the chunks (shards) present in the store."""
+        return _chunk_numbers(self.store, self.path)
 
     def samples(self, c: int) -> str:
         return f"samples {c * self.chunk_len}..{(c + 1) * self.chunk_len - 1}"
@@ -74,9 +147,9 @@ class ChunkedArray(_Array):
         self._nbytes = chunk_len * self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
 
     def doc(self, length: int) -> bytes:
-        return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
-                                        (self.chunk_len,) + self.item_shape, self.codec,
-                                        self.checksummed(creating=True))
+        return self._record_doc(length, lambda attrs: layout.chunked_array_doc(
+            (length,) + self.item_shape, self.dtype, (self.chunk_len,) + self.item_shape, self.codec,
+            self.checksummed(creating=True), attrs))
 
     def _key(self, chunk: int) -> str:
         return layout.chunk_key(self.path, chunk, 1 + len(self.item_shape))
@@ -89,6 +162,7 @@ class ChunkedArray(_Array):
             data = self.store.get(self._key(c))
             shape = (self.chunk_len,) + self.item_shape
             if data is None:
+                self._missing(c, f"chunk {c} ({self.samples(c)})")
                 arr = np.zeros(shape, self.dtype)
             else:
                 arr = np.frombuffer(self._decode(c, data), dtype=self.dtype.newbyteorder("<")).reshape(shape)
@@ -128,14 +202,14 @@ class ChunkedArray(_Array):
         self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
 
     def _writeback(self, c: int):
-        key = self._key(c)
-        if self.checksummed(creating=True):
-            return lambda arr: self.store.put(key, layout.with_crc(self.codec.encode_chunk(arr)))
-        return lambda arr: self.store.put(key, self.codec.encode_chunk(arr))
+        key, crc = self._key(c), self.checksummed(creating=True)
 
-    def chunk_numbers(self) -> list[int]:
-        """Numbers of the chunks present in the store."""
-        return _chunk_numbers(self.store, self.path)
+        def write(arr: np.ndarray) -> None:
+            data = self.codec.encode_chunk(arr)
+            self.store.put(key, layout.with_crc(data) if crc else data)
+            self._created(c)
+        return write
+
 
     def truncate(self, length: int, old_length: int) -> None:
         """Forget samples at ``length`` and beyond: zero the tail of the edge chunk, delete later chunks."""
@@ -146,6 +220,7 @@ class ChunkedArray(_Array):
             self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
             c += 1
         last = (old_length - 1) // self.chunk_len if old_length else -1
+        self._deleting(range(c, last + 1))
         for k in range(c, last + 1):
             self.cache.discard(("c", self.path, k))
             self.store.delete(self._key(k))
@@ -169,14 +244,11 @@ class SampleArray(_Array):
         self._prefetching: dict[int, Future] = {}
 
     def doc(self, length: int) -> bytes:
-        return layout.sample_array_doc(length, self.shard_len, self.checksummed(creating=True))
+        return self._record_doc(length, lambda attrs: layout.sample_array_doc(
+            length, self.shard_len, self.checksummed(creating=True), attrs))
 
     def _key(self, s: int) -> str:
         return layout.chunk_key(self.path, s, 1)
-
-    def key_of(self, i: int) -> str:
-        """The key of the object (shard) that holds sample ``i``."""
-        return self._key(i // self.shard_len)
 
     def _index_of(self, s: int, tail: bytes, size: int) -> np.ndarray:
         try:
@@ -201,6 +273,7 @@ class SampleArray(_Array):
             key = self._key(s)
             size = self.store.size(key)
             if size is None:
+                self._missing(s, f"shard {s} ({self.samples(s)})")
                 idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
             elif size < self._index_nbytes:
                 raise self.corrupt(f"shard {s} index ({self.samples(s)})", key,
@@ -354,19 +427,18 @@ class SampleArray(_Array):
         self.cache.discard(("b", self.path, s))
         self._prefetching.pop(s, None)
         if all(v is None for v in samples):
+            self._deleting([s])
             self.store.delete(key)
             new_idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
         else:
             shard = layout.encode_shard(samples, self.checksummed(creating=True))
             self.store.put(key, shard)
+            self._created(s)
             new_idx = layout.decode_shard_index(shard[-self._index_nbytes:], self.shard_len).copy()
         self.cache.put(("i", self.path, s), new_idx, new_idx.nbytes + 100)
         # The pending writes are now in the shard: forget them so reads use the fresh index.
         self.cache.discard(("w", self.path, s))
 
-    def chunk_numbers(self) -> list[int]:
-        """Numbers of the shards present in the store."""
-        return _chunk_numbers(self.store, self.path)
 
     def truncate(self, length: int, old_length: int) -> None:
         """Forget samples at ``length`` and beyond."""
@@ -376,6 +448,7 @@ class SampleArray(_Array):
                 self.set(j, None)
             s += 1
         last = (old_length - 1) // self.shard_len if old_length else -1
+        self._deleting(range(s, last + 1))
         for k in range(s, last + 1):
             for kind in ("w", "i", "b"):
                 self.cache.discard((kind, self.path, k))

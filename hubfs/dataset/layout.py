@@ -76,6 +76,30 @@ def array_checksummed(raw: bytes, data_type: str, chunk_len: int) -> bool:
     return "crc32c" in names
 
 
+def chunk_runs(numbers: Iterable[int]) -> list[list[int]]:
+    """Chunk numbers as ``[first, last + 1]`` runs (what an array's zarr.json records it wrote)."""
+    out: list[list[int]] = []
+    for n in sorted(numbers):
+        if out and out[-1][1] == n:
+            out[-1][1] = n + 1
+        else:
+            out.append([n, n + 1])
+    return out
+
+
+def array_record(raw: bytes) -> tuple[int, set[int] | None]:
+    """(length, the chunk numbers the array records as written, or None when it keeps no record: arrays
+    written before hubfs recorded them) of an array's zarr.json; CodecError when it does not parse."""
+    try:
+        doc = json.loads(raw)
+        length = int(doc["shape"][0])
+        runs = (doc.get("attributes") or {}).get("hubfs", {}).get("chunks")
+        written = None if runs is None else {n for a, b in runs for n in range(int(a), int(b))}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise CodecError(f"array metadata does not parse ({type(exc).__name__}: {exc})") from None
+    return length, written
+
+
 def with_crc(data: bytes) -> bytes:
     """``data`` followed by its crc32c, as zarr's crc32c codec encodes it."""
     return data + struct.pack("<I", crc32c(data))

@@ -18,7 +18,7 @@ from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.stores import Store
 from hubfs.dataset.threads import LazyPool
-from hubfs.errors import ClassLabelValueError, CodecError, SampleError, SampleShapeError, WrongShape
+from hubfs.errors import ClassLabelValueError, CodecError, CorruptionError, SampleError, SampleShapeError, WrongShape
 
 
 # Bulk reads of per-sample codecs decode on threads (zlib, Pillow and lz4 release the GIL), one contiguous
@@ -48,6 +48,10 @@ class TensorEngine:
         self._cache_decoded = not self.codec.lossy  # lossy: the stored value differs from the written
 
     # -- metadata ----------------------------------------------------------------------------------
+    def docs_dirty(self) -> bool:
+        """True when chunks were created since the arrays' zarr.json were written (they record them)."""
+        return self.data.doc_dirty or (self.present is not None and self.present.doc_dirty)
+
     def array_docs(self, length: int) -> dict[str, bytes]:
         """zarr.json of each array of this tensor, for ``length`` samples."""
         docs = {f"{self.key}/data/zarr.json": self.data.doc(length)}
@@ -244,20 +248,31 @@ class TensorEngine:
         self.data.set(i, None)
         self.cache.discard(("s", self.key, i))
 
-    def clear_beyond(self, length: int) -> None:
+    def clear_beyond(self, length: int) -> list[str]:
         """Remove what a crash may have left past the committed ``length``: values in the edge chunk and
-        whole chunks or shards beyond it (written by eviction before the length that covers them)."""
+        whole chunks or shards beyond it (written by eviction before the length that covers them).
+        Returns what it found: those objects, and objects the arrays record as written that are missing."""
         per = self.data.chunk_len if self.chunked else self.data.shard_len
         edge_end = -(-length // per) * per
-        for i in range(length, edge_end):
-            if self.has_value(i):
-                self.clear(i)
         last = edge_end // per - 1
+        found = []
         for arr in (self.data, self.present):
             if arr is not None:
-                for c in arr.chunk_numbers():
+                present = arr.chunk_numbers()
+                found += [f"{key} is missing (its array records it as written; its samples raise "
+                          f"CorruptionError)" for key in arr.missing_chunks(present)]
+                for c in present:
                     if c > last:
+                        found.append(f"{arr.key_of(c * per)} was left past the committed length {length} "
+                                     f"by a writer that stopped before committing: removed")
                         arr.truncate(c * per, (c + 1) * per)
+        for i in range(length, edge_end):
+            try:
+                if self.has_value(i):
+                    self.clear(i)
+            except CorruptionError:
+                break  # the edge chunk is missing (reported above): nothing of it is left to clear
+        return found
 
     def truncate(self, length: int, old_length: int) -> None:
         for arr in (self.data, self.present):

@@ -463,7 +463,9 @@ def phase_edit(ad, args) -> dict:
     written = _wchar() - w0
     files_after = _files(args.path)
     sample, how = ad.sample_nbytes(args.path, i)
+    w1 = _wchar()
     ad.close()
+    closing = _wchar() - w1
     changed = {rel: v[0] for rel, v in files_after.items() if files_before.get(rel) != v}
     meta = sum(s for rel, s in changed.items() if _is_metadata(rel))
     data_files = sum(s for rel, s in changed.items() if not _is_metadata(rel))
@@ -473,7 +475,7 @@ def phase_edit(ad, args) -> dict:
     ok = np.array_equal(np.asarray(ad.read(i)[0]), new)
     ad.close()
     return {"index": i, "seconds": secs, "wchar": written, "metadata_bytes": meta,
-            "data_bytes": max(0, written - meta), "changed_files": len(changed), "changed_data_file_bytes": data_files,
+            "data_bytes": max(0, written - meta), "close_wchar": closing, "changed_files": len(changed), "changed_data_file_bytes": data_files,
             "sample_bytes": sample, "sample_bytes_is": how, "mismatches": int(not ok)}
 
 
@@ -585,6 +587,7 @@ def report_dataset(name: str, r: dict, meta: dict, zarr_one_from: str | None = N
         ("edit 1 sample + flush: written", ("edit", "wchar"), "bytes"),
         ("  of which metadata", ("edit", "metadata_bytes"), "bytes"),
         ("  the sample's encoded size", ("edit", "sample_bytes"), "bytes"),
+        ("  then close (hubfs: compaction)", ("edit", "close_wchar"), "bytes"),
         ("stored size", ("write", "stored_bytes"), "MiB"),
     ]
     systems = [s for s in SYSTEMS if s in r]
@@ -724,6 +727,9 @@ def main() -> None:
                     help="random reads per pass of zarr and Hub (ms each; default 500)")
     ap.add_argument("--hub-python", default=str(HUB_PYTHON), help="python of the Hub 1.3.5 venv")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per measurement (default 1800)")
+    ap.add_argument("--phases", default=",".join(PHASES),
+                    help="comma-separated subset of " + ",".join(PHASES) + " (write always runs: it builds the "
+                         "dataset; e.g. --phases edit,bulk,scan)")
     # worker mode
     ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--phase", choices=tuple(PHASES), help=argparse.SUPPRESS)
@@ -784,6 +790,8 @@ def main() -> None:
                 plan += [("bulk", {"repeat": 3 if n * np.prod(SHAPES[kind]) > 64 * MiB else 5}),
                          ("scan", {"cache": SCAN_CACHE, "limit": (200 if photos else 1000) if s == "hub" else 0})]
             plan.append(("edit", {}))
+            wanted = set(args.phases.split(",")) | {"write"}
+            plan = [(phase, extra) for phase, extra in plan if phase in wanted]
             for phase, extra in plan:
                 t0 = time.perf_counter()
                 print(f"{name} {s}: {phase} ...", end="", file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ the sample or chunk and the object's key: never a value. Readers never write to 
 """
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -60,8 +61,30 @@ class _Array:
         return f"samples {c * self.chunk_len}..{(c + 1) * self.chunk_len - 1}"
 
 
+# Deltas (doc/DESIGN.md, "Deltas"): a flush that changed few samples of a stored chunk writes them to a
+# delta object instead of rewriting the chunk, while the chunk's live deltas stay small beside it.
+DELTA_MAX_FRACTION = 4  # a chunk's live deltas stay within 1/4 of its stored bytes, else it is rewritten
+DELTA_MAX_COUNT = 8  # live delta segments per chunk (one ranged read each when the chunk is read)
+DELTA_MAX_CHUNKS = 64  # chunks of one array with live deltas (their records are in every root write)
+
+
+class _Deltas:
+    """A chunk's live deltas: the identity of the stored chunk they apply to, and their segments."""
+
+    __slots__ = ("base", "refs", "nbytes")
+
+    def __init__(self, base: int, refs: list | None = None):
+        self.base = base
+        self.refs: list[layout.DeltaRef] = list(refs or [])
+        self.nbytes = sum(r[2] for r in self.refs)
+
+
 class ChunkedArray(_Array):
-    """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded."""
+    """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded.
+
+    A chunk is read as its stored bytes with its live deltas applied over them, in order; a flush (or an
+    eviction) writes a dirty chunk whole, or only its changed samples as a delta when that is much smaller.
+    """
 
     def __init__(self, store: Store, cache: Cache, path: str, dtype: np.dtype, item_shape: tuple,
                  chunk_len: int, compressor: str | None):
@@ -70,6 +93,13 @@ class ChunkedArray(_Array):
         self.data_type = str(self.dtype)
         self.item_shape = tuple(item_shape)
         self.compressor = compressor
+        self._sample_nbytes = self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
+        self.deltas: dict[int, _Deltas] = {}  # chunk -> live deltas (committed, and this writer's since)
+        self._bases: dict[int, tuple[int, int]] = {}  # chunk -> (identity, stored bytes) as last read or written
+        self._changed: dict[int, set[int]] = {}  # chunk -> offsets changed since it was last written
+        self._whole: set[int] = set()  # chunks whose next write must be whole (truncated: drop their deltas)
+        self._garbage: set[str] = set()  # delta objects no record refers to any more: deleted after a commit
+        self._compacting = False
 
     def doc(self, length: int) -> bytes:
         return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
@@ -79,19 +109,67 @@ class ChunkedArray(_Array):
     def _key(self, chunk: int) -> str:
         return layout.chunk_key(self.path, chunk, 1 + len(self.item_shape))
 
+    def _ckey(self, chunk: int) -> tuple:
+        return ("c", self.path, chunk)
+
     def chunk(self, c: int) -> np.ndarray:
-        """Decoded chunk ``c`` (zeros where never written), cached; writable, owned by the cache."""
-        ckey = ("c", self.path, c)
+        """Decoded chunk ``c`` (zeros where never written) with its live deltas applied, cached; writable,
+        owned by the cache."""
+        ckey = self._ckey(c)
         arr = self.cache.get(ckey)
         if arr is None:
-            data = self.store.get(self._key(c))
-            shape = (self.chunk_len,) + self.item_shape
-            if data is None:
-                arr = np.zeros(shape, self.dtype)
-            else:
-                arr = np.frombuffer(self._decode(c, data), dtype=self.dtype.newbyteorder("<")).reshape(shape)
+            arr = self._load(c)
             self.cache.put(ckey, arr, arr.nbytes + 100)
         return arr
+
+    def _load(self, c: int) -> np.ndarray:
+        key = self._key(c)
+        for attempt in (0, 1):
+            data = self.store.get(key)
+            if data is None:
+                self._bases.pop(c, None)
+                return np.zeros((self.chunk_len,) + self.item_shape, self.dtype)
+            arr = self._frombuffer(self._decode(c, data), self.chunk_len)
+            base = layout.chunk_base(data, self.checksummed())
+            self._bases[c] = (base, len(data))
+            rec = self.deltas.get(c)
+            if rec is None or rec.base != base:
+                return arr  # no deltas, or deltas of a chunk since rewritten with them folded in
+            segments = self._fetch(rec.refs)
+            if all(seg is not None and len(seg) == ref[2] for seg, ref in zip(segments, rec.refs)):
+                for seg, ref in zip(segments, rec.refs):
+                    self._apply(c, arr, seg, ref)
+                return arr
+            if attempt:
+                gone = next(ref for seg, ref in zip(segments, rec.refs) if seg is None or len(seg) != ref[2])
+                raise self.corrupt(f"chunk {c} ({self.samples(c)})", layout.delta_key(self.path, gone[0]),
+                                   "a live delta object is missing or shorter than its record")
+            # Compacted under this reader (chunk rewritten, delta deleted): the chunk is read again.
+            self.store.forget(key)
+        raise AssertionError("unreachable")
+
+    def _frombuffer(self, raw: bytearray, n: int) -> np.ndarray:
+        return np.frombuffer(raw, dtype=self.dtype.newbyteorder("<")).reshape((n,) + self.item_shape)
+
+    def _fetch(self, refs: list) -> list[bytes | None]:
+        """The bytes of each delta segment (None where its object is gone); in parallel on object stores."""
+        def one(ref):
+            return self.store.get(layout.delta_key(self.path, ref[0]), ref[1], ref[1] + ref[2])
+
+        if self.store.remote and len(refs) > 1:
+            return list(_PREFETCH.map(one, refs))
+        return [one(ref) for ref in refs]
+
+    def _apply(self, c: int, arr: np.ndarray, segment: bytes, ref: tuple) -> None:
+        key = layout.delta_key(self.path, ref[0])
+        try:
+            offsets, payload = layout.decode_delta(segment, self.chunk_len)
+            raw = bytearray(decode_chunk(bytes(payload), self.compressor))
+            if len(raw) != len(offsets) * self._sample_nbytes:
+                raise CodecError(f"{len(raw)} bytes decoded for {len(offsets)} samples")
+        except CodecError as exc:
+            raise self.corrupt(f"chunk {c} ({self.samples(c)}), delta at {ref[1]}", key, str(exc)) from exc
+        arr[offsets] = self._frombuffer(raw, len(offsets))
 
     def _decode(self, c: int, data: bytes) -> bytearray:
         """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed, size checked."""
@@ -99,7 +177,7 @@ class ChunkedArray(_Array):
             if self.checksummed():
                 data = layout.strip_crc(data)
             raw = bytearray(decode_chunk(data, self.compressor))
-            want = self.chunk_len * self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
+            want = self.chunk_len * self._sample_nbytes
             if len(raw) != want:
                 raise CodecError(f"{len(raw)} bytes decoded, {want} expected")
         except CodecError as exc:
@@ -125,31 +203,155 @@ class ChunkedArray(_Array):
     def set(self, i: int, value) -> None:
         c, o = divmod(i, self.chunk_len)
         arr = self.chunk(c)
+        if np.all(arr[o] == value):
+            return  # unchanged: nothing to write (a rewritten label, the present mark of an edited sample)
         arr[o] = value
-        self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
+        self._changed.setdefault(c, set()).add(o)
+        self._dirty(c, arr)
 
-    def _writeback(self, c: int):
-        key = self._key(c)
-        if self.checksummed(creating=True):
-            return lambda arr: self.store.put(key, layout.with_crc(encode_chunk(arr, self.compressor)))
-        return lambda arr: self.store.put(key, encode_chunk(arr, self.compressor))
+    def _dirty(self, c: int, arr: np.ndarray) -> None:
+        self.cache.put(self._ckey(c), arr, arr.nbytes + 100, writeback=lambda a, c=c: self._write_back(c, a))
+
+    # -- writing chunks and deltas -----------------------------------------------------------------
+    def _write_back(self, c: int, arr: np.ndarray) -> None:
+        """The cache writes chunk ``c`` (flush or eviction): as a delta when one fits, else whole."""
+        segment = self._delta_segment(c, arr)
+        if segment is None:
+            self._write_whole(c, arr)
+        else:
+            self._put_deltas({c: segment})
+
+    def _delta_segment(self, c: int, arr: np.ndarray) -> bytes | None:
+        """Chunk ``c``'s changed samples as a delta segment, or None when the chunk is to be written whole:
+        not stored yet, truncated, too much of it changed, or its deltas would outgrow the limits."""
+        changed, known = self._changed.get(c), self._bases.get(c)
+        if self._compacting or not changed or known is None or c in self._whole or len(changed) * DELTA_MAX_FRACTION > self.chunk_len:
+            return None
+        base, stored = known
+        rec = self.deltas.get(c)
+        if rec is not None and rec.base != base:
+            rec = None  # recorded against a chunk since rewritten: they start again
+        if rec is None and sum(1 for k in self.deltas if k != c) >= DELTA_MAX_CHUNKS:
+            return None
+        if rec is not None and len(rec.refs) >= DELTA_MAX_COUNT:
+            return None
+        offsets = sorted(changed)
+        segment = layout.encode_delta(offsets, encode_chunk(arr[offsets], self.compressor))
+        if ((rec.nbytes if rec else 0) + len(segment)) * DELTA_MAX_FRACTION > stored:
+            return None
+        return segment
+
+    def _put_deltas(self, segments: dict[int, bytes]) -> None:
+        """Write one new delta object holding ``segments`` (chunk -> segment) and record them (live in this
+        process at once, for other readers once the next root document is committed)."""
+        name = uuid.uuid4().hex[:16]
+        refs, offset = {}, 0
+        for c in sorted(segments):
+            refs[c] = (name, offset, len(segments[c]))
+            offset += len(segments[c])
+        self.store.put(layout.delta_key(self.path, name), b"".join(segments[c] for c in sorted(segments)))
+        for c, ref in refs.items():
+            base = self._bases[c][0]
+            rec = self.deltas.get(c)
+            if rec is None or rec.base != base:
+                if rec is not None:
+                    self._garbage.update(r[0] for r in rec.refs)
+                rec = self.deltas[c] = _Deltas(base)
+            rec.refs.append(ref)
+            rec.nbytes += ref[2]
+            self._changed.pop(c, None)
+
+    def _write_whole(self, c: int, arr: np.ndarray) -> None:
+        """Write chunk ``c`` whole (its deltas folded in: they are no longer live)."""
+        data = encode_chunk(arr, self.compressor)
+        checksummed = self.checksummed(creating=True)
+        if checksummed:
+            data = layout.with_crc(data)
+        self.store.put(self._key(c), data)
+        self._bases[c] = (layout.chunk_base(data, checksummed), len(data))
+        self._changed.pop(c, None)
+        self._whole.discard(c)
+        self._drop_deltas(c)
+
+    def _drop_deltas(self, c: int) -> None:
+        rec = self.deltas.pop(c, None)
+        if rec is not None:
+            self._garbage.update(r[0] for r in rec.refs)
+
+    def stage_deltas(self) -> None:
+        """Before the cache is flushed: every dirty chunk whose changes fit a delta goes into one new delta
+        object (one object per array per flush, however many chunks changed)."""
+        segments = {}
+        for c in list(self._changed):
+            if self.cache.is_dirty(self._ckey(c)):
+                segment = self._delta_segment(c, self.cache.get(self._ckey(c)))
+                if segment is not None:
+                    segments[c] = segment
+        if segments:
+            self._put_deltas(segments)
+            for c in segments:
+                self.cache.mark_clean(self._ckey(c))
+
+    def compact(self) -> None:
+        """Write every chunk with live deltas or unwritten changes whole, its deltas folded in, so that no
+        delta is live afterwards (writes made meanwhile, by evictions, are whole too)."""
+        self._compacting = True
+        try:
+            for c in sorted(set(self.deltas) | set(self._changed) | self._whole):
+                if not self.cache.is_dirty(self._ckey(c)) and c not in self.deltas:
+                    self._changed.pop(c, None)
+                    self._whole.discard(c)
+                    continue
+                self._write_whole(c, self.chunk(c))
+                self.cache.mark_clean(self._ckey(c))
+        finally:
+            self._compacting = False
+
+    def delta_records(self) -> dict[str, str]:
+        """The live deltas as the root document records them."""
+        return layout.format_delta_records({c: (r.base, r.refs) for c, r in self.deltas.items()})
+
+    def load_delta_records(self, doc) -> None:
+        """Take the live deltas the committed root document records (CodecError when they do not parse)."""
+        self.deltas = {c: _Deltas(base, refs) for c, (base, refs) in layout.parse_delta_records(doc).items()}
+
+    def collect_garbage(self) -> None:
+        """After a root document that no longer refers to them was committed: delete dropped delta objects."""
+        live = {r[0] for rec in self.deltas.values() for r in rec.refs}
+        for name in sorted(self._garbage - live):
+            self.store.delete(layout.delta_key(self.path, name))
+        self._garbage.clear()
+
+    def sweep_deltas(self) -> None:
+        """Delete delta objects no record refers to (a writer killed before its flush committed them);
+        called by a writer that has just opened the dataset."""
+        keep = self._garbage | {r[0] for rec in self.deltas.values() for r in rec.refs}
+        for key in self.store.list(f"{self.path}/{layout.DELTA_DIR}"):
+            name = layout.delta_name(self.path, key)
+            if name is not None and name not in keep:
+                self.store.delete(key)
 
     def chunk_numbers(self) -> list[int]:
         """Numbers of the chunks present in the store."""
         return _chunk_numbers(self.store, self.path)
 
     def truncate(self, length: int, old_length: int) -> None:
-        """Forget samples at ``length`` and beyond: zero the tail of the edge chunk, delete later chunks."""
+        """Forget samples at ``length`` and beyond: zero the tail of the edge chunk (written whole, so its
+        deltas go), delete later chunks and their deltas."""
         c, o = divmod(length, self.chunk_len)
         if o:
             arr = self.chunk(c)
             arr[o:] = 0
-            self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
+            self._whole.add(c)
+            self._dirty(c, arr)
             c += 1
         last = (old_length - 1) // self.chunk_len if old_length else -1
-        for k in range(c, last + 1):
-            self.cache.discard(("c", self.path, k))
+        for k in sorted(set(range(c, last + 1)) | {k for k in self.deltas if k >= c}):
+            self.cache.discard(self._ckey(k))
             self.store.delete(self._key(k))
+            self._bases.pop(k, None)
+            self._changed.pop(k, None)
+            self._drop_deltas(k)
 
 
 _PREFETCH = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubfs-prefetch")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
 
 import numpy as np
 
@@ -64,19 +65,23 @@ class _Array:
 # Deltas (doc/DESIGN.md, "Deltas"): a flush that changed few samples of a stored chunk writes them to a
 # delta object instead of rewriting the chunk, while the chunk's live deltas stay small beside it.
 DELTA_MAX_FRACTION = 4  # a chunk's live deltas stay within 1/4 of its stored bytes, else it is rewritten
-DELTA_MAX_COUNT = 8  # live delta segments per chunk (one ranged read each when the chunk is read)
+DELTA_MAX_COUNT = 8  # live delta segments per chunk (one ranged read each when the chunk is read); the
+# flush that would pass it writes one segment of every sample changed since the chunk was written instead
 DELTA_MAX_CHUNKS = 64  # chunks of one array with live deltas (their records are in every root write)
+_LOAD_ATTEMPTS = 4  # reads of a chunk whose deltas a writer keeps deleting under a reader
 
 
 class _Deltas:
-    """A chunk's live deltas: the identity of the stored chunk they apply to, and their segments."""
+    """A chunk's live deltas: the identity of the stored chunk they apply to, their segments, and the
+    offsets of the samples they hold (None until their segments were read in this process)."""
 
-    __slots__ = ("base", "refs", "nbytes")
+    __slots__ = ("base", "refs", "nbytes", "offsets")
 
     def __init__(self, base: int, refs: list | None = None):
         self.base = base
         self.refs: list[layout.DeltaRef] = list(refs or [])
         self.nbytes = sum(r[2] for r in self.refs)
+        self.offsets: set[int] | None = None if self.refs else set()
 
 
 class ChunkedArray(_Array):
@@ -100,6 +105,9 @@ class ChunkedArray(_Array):
         self._whole: set[int] = set()  # chunks whose next write must be whole (truncated: drop their deltas)
         self._garbage: set[str] = set()  # delta objects no record refers to any more: deleted after a commit
         self._compacting = False
+        # Set by the dataset: the delta records of this array in the stored root as it is now, or None
+        # when this process is the writer (readers re-read them when a writer deleted deltas under them).
+        self.records_source: Callable[[], Any] | None = None
 
     def doc(self, length: int) -> bytes:
         return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
@@ -124,7 +132,7 @@ class ChunkedArray(_Array):
 
     def _load(self, c: int) -> np.ndarray:
         key = self._key(c)
-        for attempt in (0, 1):
+        for attempt in range(_LOAD_ATTEMPTS):
             data = self.store.get(key)
             if data is None:
                 self._bases.pop(c, None)
@@ -137,16 +145,35 @@ class ChunkedArray(_Array):
                 return arr  # no deltas, or deltas of a chunk since rewritten with them folded in
             segments = self._fetch(rec.refs)
             if all(seg is not None and len(seg) == ref[2] for seg, ref in zip(segments, rec.refs)):
+                rec.offsets = set()
                 for seg, ref in zip(segments, rec.refs):
-                    self._apply(c, arr, seg, ref)
+                    rec.offsets.update(self._apply(c, arr, seg, ref))
                 return arr
-            if attempt:
+            # A writer compacted the chunk (rewritten, deltas deleted) or merged its deltas (older ones
+            # deleted) since this reader's root was read: the chunk is read again with the records the
+            # stored root holds now. A writer's own records are the truth: for it, this is corruption.
+            if attempt == _LOAD_ATTEMPTS - 1 or self.records_source is None or not self._reread_records(c):
                 gone = next(ref for seg, ref in zip(segments, rec.refs) if seg is None or len(seg) != ref[2])
                 raise self.corrupt(f"chunk {c} ({self.samples(c)})", layout.delta_key(self.path, gone[0]),
                                    "a live delta object is missing or shorter than its record")
-            # Compacted under this reader (chunk rewritten, delta deleted): the chunk is read again.
             self.store.forget(key)
         raise AssertionError("unreachable")
+
+    def _reread_records(self, c: int) -> bool:
+        """Take chunk ``c``'s records from the stored root (through ``records_source``); False when there
+        is nothing to re-read (a writer's own records)."""
+        doc = self.records_source()
+        if doc is None:
+            return False
+        try:
+            fresh = layout.parse_delta_records(doc).get(c)
+        except CodecError as exc:
+            raise self.corrupt(f"chunk {c} ({self.samples(c)})", layout.ZARR_JSON, str(exc)) from exc
+        if fresh is None:
+            self.deltas.pop(c, None)
+        else:
+            self.deltas[c] = _Deltas(*fresh)
+        return True
 
     def _frombuffer(self, raw: bytearray, n: int) -> np.ndarray:
         return np.frombuffer(raw, dtype=self.dtype.newbyteorder("<")).reshape((n,) + self.item_shape)
@@ -160,7 +187,8 @@ class ChunkedArray(_Array):
             return list(_PREFETCH.map(one, refs))
         return [one(ref) for ref in refs]
 
-    def _apply(self, c: int, arr: np.ndarray, segment: bytes, ref: tuple) -> None:
+    def _apply(self, c: int, arr: np.ndarray, segment: bytes, ref: tuple) -> list[int]:
+        """Write a segment's samples into decoded chunk ``arr``; returns their offsets."""
         key = layout.delta_key(self.path, ref[0])
         try:
             offsets, payload = layout.decode_delta(segment, self.chunk_len)
@@ -170,6 +198,7 @@ class ChunkedArray(_Array):
         except CodecError as exc:
             raise self.corrupt(f"chunk {c} ({self.samples(c)}), delta at {ref[1]}", key, str(exc)) from exc
         arr[offsets] = self._frombuffer(raw, len(offsets))
+        return offsets
 
     def _decode(self, c: int, data: bytes) -> bytearray:
         """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed, size checked."""
@@ -221,9 +250,11 @@ class ChunkedArray(_Array):
         else:
             self._put_deltas({c: segment})
 
-    def _delta_segment(self, c: int, arr: np.ndarray) -> bytes | None:
-        """Chunk ``c``'s changed samples as a delta segment, or None when the chunk is to be written whole:
-        not stored yet, truncated, too much of it changed, or its deltas would outgrow the limits."""
+    def _delta_segment(self, c: int, arr: np.ndarray) -> tuple[bytes, bool] | None:
+        """Chunk ``c``'s changed samples as a delta segment, and whether it replaces the chunk's live
+        segments (a merge: every sample changed since the chunk was written, when another segment would
+        pass DELTA_MAX_COUNT); None when the chunk is to be written whole: not stored yet, truncated, too
+        much of it changed, or its deltas would outgrow DELTA_MAX_FRACTION of it or DELTA_MAX_CHUNKS."""
         changed, known = self._changed.get(c), self._bases.get(c)
         if self._compacting or not changed or known is None or c in self._whole or len(changed) * DELTA_MAX_FRACTION > self.chunk_len:
             return None
@@ -233,32 +264,39 @@ class ChunkedArray(_Array):
             rec = None  # recorded against a chunk since rewritten: they start again
         if rec is None and sum(1 for k in self.deltas if k != c) >= DELTA_MAX_CHUNKS:
             return None
-        if rec is not None and len(rec.refs) >= DELTA_MAX_COUNT:
+        merge = rec is not None and len(rec.refs) >= DELTA_MAX_COUNT
+        if merge and rec.offsets is None:
+            return None  # which samples the live segments hold is not known here: compact instead
+        offsets = sorted(changed | rec.offsets) if merge else sorted(changed)
+        if len(offsets) * DELTA_MAX_FRACTION > self.chunk_len:
             return None
-        offsets = sorted(changed)
         segment = layout.encode_delta(offsets, encode_chunk(arr[offsets], self.compressor))
-        if ((rec.nbytes if rec else 0) + len(segment)) * DELTA_MAX_FRACTION > stored:
+        if ((rec.nbytes if rec and not merge else 0) + len(segment)) * DELTA_MAX_FRACTION > stored:
             return None
-        return segment
+        return segment, merge
 
-    def _put_deltas(self, segments: dict[int, bytes]) -> None:
-        """Write one new delta object holding ``segments`` (chunk -> segment) and record them (live in this
-        process at once, for other readers once the next root document is committed)."""
+    def _put_deltas(self, segments: dict[int, tuple[bytes, bool]]) -> None:
+        """Write one new delta object holding ``segments`` (chunk -> (segment, replaces the live ones)) and
+        record them (live in this process at once, for other readers once the next root is committed)."""
         name = uuid.uuid4().hex[:16]
         refs, offset = {}, 0
         for c in sorted(segments):
-            refs[c] = (name, offset, len(segments[c]))
-            offset += len(segments[c])
-        self.store.put(layout.delta_key(self.path, name), b"".join(segments[c] for c in sorted(segments)))
+            refs[c] = (name, offset, len(segments[c][0]))
+            offset += len(segments[c][0])
+        self.store.put(layout.delta_key(self.path, name), b"".join(segments[c][0] for c in sorted(segments)))
         for c, ref in refs.items():
             base = self._bases[c][0]
             rec = self.deltas.get(c)
-            if rec is None or rec.base != base:
+            if rec is None or rec.base != base or segments[c][1]:
                 if rec is not None:
                     self._garbage.update(r[0] for r in rec.refs)
+                offsets = rec.offsets if rec is not None and rec.base == base else set()
                 rec = self.deltas[c] = _Deltas(base)
+                rec.offsets = set(offsets or ())
             rec.refs.append(ref)
             rec.nbytes += ref[2]
+            if rec.offsets is not None:
+                rec.offsets.update(self._changed.get(c, ()))
             self._changed.pop(c, None)
 
     def _write_whole(self, c: int, arr: np.ndarray) -> None:

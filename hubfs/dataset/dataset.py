@@ -14,10 +14,12 @@ process that unpickles it, after the pickling one has flushed.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import sys
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -192,9 +194,19 @@ class _State:
                 raise CodecError("the delta records are not an object")
             for arr in self.delta_arrays():
                 arr.load_delta_records(deltas.get(arr.path, {}))
+                arr.records_source = functools.partial(_stored_delta_records, weakref.ref(self), arr.path)
         except CodecError as exc:
             raise corrupt(str(exc)) from exc
         self.root_written = self.root_doc()
+
+    def stored_delta_records(self, array: str) -> Any:
+        """The delta records of ``array`` in the stored root as it is now (a reader whose deltas a writer
+        merged or compacted away re-reads them); None in the writer, whose own records are the truth."""
+        if self.writer.held:
+            return None
+        attrs = self.read_attrs()
+        deltas = attrs.get("deltas") if isinstance(attrs, dict) else None
+        return deltas.get(array, {}) if isinstance(deltas, dict) else {}
 
     def clear_leftovers(self) -> None:
         """A writer killed earlier may have left samples past the committed length: clear them, so growing
@@ -269,6 +281,13 @@ class _State:
                 self.store.close()
                 if _STATES.get(self.key) is self:
                     del _STATES[self.key]
+
+
+def _stored_delta_records(state: "weakref.ref[_State]", array: str) -> Any:
+    """``records_source`` of an array: through a weak reference, so no cycle keeps a state (and its
+    cache) alive after its last Dataset object is gone."""
+    s = state()
+    return None if s is None else s.stored_delta_records(array)
 
 
 def _visible(root: bytes | None) -> Any:

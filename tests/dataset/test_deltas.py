@@ -52,8 +52,8 @@ def step_of(j: int, got: np.ndarray) -> int:
     return int(diff.flat[0])
 
 
-def build(url: str, n: int = N) -> None:
-    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema=SCHEMA)
+def build(url: str, n: int = N, token=None) -> None:
+    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema=SCHEMA, token=token)
     ds["x", 0:n] = np.stack([value(j, 0) for j in range(n)])
     ds.close()
 
@@ -112,6 +112,27 @@ def test_edit_flush_writes_a_delta_and_a_new_process_reads_the_new_value(url, fi
     assert np.array_equal(zarr.open_group(url, mode="r")["x/data"][70], value(70, 0))
 
 
+def test_on_s3_deltas_are_read_by_a_new_process_and_compacted_on_close(remote_store):
+    url, token = remote_store
+    build(url, token=token)
+    ds = hubfs.Dataset(url, mode="r+", token=token)
+    for k, j in enumerate((1, 2, 3, 70), start=1):  # chunk 0 gets three segments: fetched in parallel
+        ds["x", j] = value(j, k)
+        ds.flush()
+    out = run_python(f"import sys, json; sys.path.insert(0, {HERE!r})\nimport hubfs\nfrom test_deltas import step_of\n"
+                     f"r = hubfs.Dataset({url!r}, mode='r', token=json.loads({json.dumps(json.dumps(token))}))\n"
+                     f"print([step_of(j, r['x', j].compute()) for j in (0, 1, 2, 3, 70)])\n")
+    assert out.split("\n")[0] == "[0, 1, 2, 3, 4]"
+    ds.close()
+    fs, root = fsspec.core.url_to_fs(url, **{"key": token["aws_access_key_id"],
+                                             "secret": token["aws_secret_access_key"],
+                                             "client_kwargs": {"endpoint_url": token["endpoint_url"]}})
+    assert not [k for k in fs.find(root) if f"/{layout.DELTA_DIR}/" in k]
+    r = hubfs.Dataset(url, mode="r", token=token)
+    assert [step_of(j, r["x", j].compute()) for j in (0, 1, 2, 3, 70)] == [0, 1, 2, 3, 4]
+    r.close()
+
+
 def test_one_edited_sample_writes_at_most_4x_its_encoded_size(tmp_path):
     """The issue's target, on MNIST-like images with the getting-started schema and its defaults."""
     path = str(tmp_path / "mnist")
@@ -152,20 +173,31 @@ def test_many_changed_samples_of_a_chunk_rewrite_it_whole(url, files, open_ds):
     assert root_attrs(url)["format"] == 1
 
 
-def test_a_chunk_with_too_many_deltas_is_compacted(url, files, open_ds):
+def test_a_chunk_s_deltas_are_merged_past_the_count_and_compacted_past_the_fraction(url, files, open_ds):
     build(url)
     ds = open_ds(url, mode="r+")
+    steps = range(1, 5 * arrays.DELTA_MAX_COUNT)
     counts = []
-    for k in range(1, 3 * arrays.DELTA_MAX_COUNT):
+    for k in steps:  # a new sample of chunk 0 each time
         ds["x", k % PER] = value(k % PER, k)
         ds.flush()
         record = root_attrs(url).get("deltas", {}).get("x/data", {}).get("0", "")
         counts.append(len(record.split()) - 1 if record else 0)
         assert len(delta_keys(files, url)) == counts[-1]  # dropped delta objects are deleted
-    assert max(counts) == arrays.DELTA_MAX_COUNT and 0 in counts[arrays.DELTA_MAX_COUNT:]
-    for k in range(1, 3 * arrays.DELTA_MAX_COUNT):
-        assert step_of(k % PER, ds["x", k % PER].compute()) == max(
-            s for s in range(1, 3 * arrays.DELTA_MAX_COUNT) if s % PER == k % PER)
+        stored = len(files(url)["x/data/c/0/0/0"])
+        live = sum(int(ref.split(":")[2]) for ref in record.split()[1:])
+        assert live * arrays.DELTA_MAX_FRACTION <= stored
+    assert max(counts) == arrays.DELTA_MAX_COUNT
+    merges = [i for i in range(1, len(counts)) if counts[i - 1] == arrays.DELTA_MAX_COUNT and counts[i] == 1]
+    compactions = [i for i in range(1, len(counts)) if counts[i] == 0]
+    assert merges and compactions, counts
+    for k in steps:
+        assert step_of(k % PER, ds["x", k % PER].compute()) == k
+    reader = run_python(f"import sys; sys.path.insert(0, {HERE!r})\nimport hubfs\nfrom test_deltas import step_of\n"
+                        f"r = hubfs.Dataset({url!r}, mode='r')\n"
+                        f"print([step_of(j, r['x', j].compute()) for j in range(1, {len(steps) + 1})])\n"
+                        ) if not url.startswith("memory://") else str(list(steps))
+    assert reader.strip() == str(list(steps))
 
 
 def test_one_delta_object_per_flush_for_many_chunks(url, files, open_ds):
@@ -385,29 +417,33 @@ def get_then_wait(key, start=None, end=None):
     if key == "x/data/c/0/0/0" and not paused:
         paused.append(key)
         print("paused", flush=True)
-        input()  # the writer compacts chunk 0 and deletes its deltas meanwhile
+        input()  # the writer deletes the deltas this reader's root records meanwhile
     return out
 store.get = get_then_wait
-print(step_of(1, r["x", 1].compute()), flush=True)
+print([step_of(j, r["x", j].compute()) for j in range(12)], flush=True)
 """
 
 
-def test_a_reader_whose_deltas_were_compacted_away_reads_the_chunk_again(local_url, open_ds):
+@pytest.mark.parametrize("writer_does", ["compaction", "merge"])
+def test_a_reader_whose_deltas_were_deleted_under_it_reads_the_current_ones(local_url, open_ds, writer_does):
     build(local_url)
     ds = open_ds(local_url, mode="r+")
-    ds["x", 1] = value(1, 1)
-    ds.flush()
+    for k in range(1, arrays.DELTA_MAX_COUNT + 1):  # chunk 0: as many segments as it may have
+        ds["x", k] = value(k, k)
+        ds.flush()
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", PAUSED_READER.format(here=HERE, path=local_url)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
-    assert proc.stdout.readline().strip() == "paused"  # it read the chunk, not yet its delta
-    ds["x", 1] = value(1, 2)
-    ds.flush()
-    ds.close()  # chunk 0 rewritten with both deltas folded in; their objects deleted
+    assert proc.stdout.readline().strip() == "paused"  # it read the chunk, not yet its deltas
+    k = arrays.DELTA_MAX_COUNT + 1
+    ds["x", k] = value(k, k)
+    ds.flush()  # one more segment: the eight are merged into one, their objects deleted
+    if writer_does == "compaction":
+        ds.close()  # chunk 0 rewritten with the deltas folded in; every delta object deleted
     out, err = proc.communicate("\n", timeout=60)
     assert proc.returncode == 0, err
-    assert out.split() == ["2"]
+    assert out.split("\n")[0] == str([0] + list(range(1, k + 1)) + [0, 0])
 
 
 def test_bytes_the_store_is_given_for_one_edit(url, open_ds):

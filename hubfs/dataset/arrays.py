@@ -232,7 +232,7 @@ class ChunkedArray(_Array):
     def set(self, i: int, value) -> None:
         c, o = divmod(i, self.chunk_len)
         arr = self.chunk(c)
-        if np.all(arr[o] == value):
+        if not self.cache.is_dirty(self._ckey(c)) and np.all(arr[o] == value):
             return  # unchanged: nothing to write (a rewritten label, the present mark of an edited sample)
         arr[o] = value
         self._changed.setdefault(c, set()).add(o)

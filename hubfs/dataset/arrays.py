@@ -123,7 +123,7 @@ class ChunkedArray(_Array):
     def chunk(self, c: int) -> np.ndarray:
         """Decoded chunk ``c`` (zeros where never written) with its live deltas applied, cached; writable,
         owned by the cache."""
-        ckey = self._ckey(c)
+        ckey = ("c", self.path, c)  # = _ckey(c), inline: the hot path of scans
         arr = self.cache.get(ckey)
         if arr is None:
             arr = self._load(c)

@@ -482,8 +482,8 @@ def phase_edit(ad, args) -> dict:
     if sample is None:  # the sample shares its chunk: its share of the tensor's stored bytes
         sample, how = _tensor_data_bytes(args.path, "image") / n, "its share of the tensor's stored bytes"
     ad.open(args.path)
-    ok = np.array_equal(np.asarray(ad.read(i)[0]), new) and all(
-        np.array_equal(np.asarray(ad.read(j)[0]), images[(j + 7) % n]) for j in dict.fromkeys(picks))
+    want = {i: new, **{j: images[(j + 7) % n] for j in picks}}  # the last value each sample was given
+    ok = all(np.array_equal(np.asarray(ad.read(j)[0]), v) for j, v in want.items())
     ad.close()
     return {"index": i, "seconds": secs, "wchar": written, "metadata_bytes": meta,
             "data_bytes": max(0, written - meta), "close_wchar": closing,

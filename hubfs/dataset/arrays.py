@@ -1,6 +1,7 @@
 """The two kinds of zarr v3 arrays the engine reads and writes itself, through the dataset cache.
 
-``ChunkedArray``: a regular array chunked along the sample axis only; read and written by whole chunks.
+``ChunkedArray``: a regular array chunked along the sample axis only; read by whole chunks (with their live
+deltas applied), written by whole chunks or, when few samples of a stored chunk changed, as a delta.
 ``SampleArray``: a sharded variable-length bytes array with one sample per inner chunk; a sample read is a
 cached shard-index lookup plus one ranged read, writes collect per shard and are written as whole shards.
 Both skip zarr-python's per-call costs (150-950 µs per read, doc/DESIGN.md) while the bytes stay standard.

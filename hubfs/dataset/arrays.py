@@ -251,11 +251,12 @@ class ChunkedArray(_Array):
         else:
             self._put_deltas({c: segment})
 
-    def _delta_segment(self, c: int, arr: np.ndarray) -> tuple[bytes, bool] | None:
+    def _delta_segment(self, c: int, arr: np.ndarray, planned: int = 0) -> tuple[bytes, bool] | None:
         """Chunk ``c``'s changed samples as a delta segment, and whether it replaces the chunk's live
         segments (a merge: every sample changed since the chunk was written, when another segment would
         pass DELTA_MAX_COUNT); None when the chunk is to be written whole: not stored yet, truncated, too
-        much of it changed, or its deltas would outgrow DELTA_MAX_FRACTION of it or DELTA_MAX_CHUNKS."""
+        much of it changed, or its deltas would outgrow DELTA_MAX_FRACTION of it or DELTA_MAX_CHUNKS
+        (``planned``: chunks without deltas yet that the same flush gives a segment already)."""
         changed, known = self._changed.get(c), self._bases.get(c)
         if self._compacting or not changed or known is None or c in self._whole or len(changed) * DELTA_MAX_FRACTION > self.chunk_len:
             return None
@@ -263,7 +264,7 @@ class ChunkedArray(_Array):
         rec = self.deltas.get(c)
         if rec is not None and rec.base != base:
             rec = None  # recorded against a chunk since rewritten: they start again
-        if rec is None and sum(1 for k in self.deltas if k != c) >= DELTA_MAX_CHUNKS:
+        if rec is None and sum(1 for k in self.deltas if k != c) + planned >= DELTA_MAX_CHUNKS:
             return None
         merge = rec is not None and len(rec.refs) >= DELTA_MAX_COUNT
         if merge and rec.offsets is None:
@@ -320,12 +321,13 @@ class ChunkedArray(_Array):
     def stage_deltas(self) -> None:
         """Before the cache is flushed: every dirty chunk whose changes fit a delta goes into one new delta
         object (one object per array per flush, however many chunks changed)."""
-        segments = {}
+        segments, planned = {}, 0
         for c in list(self._changed):
             if self.cache.is_dirty(self._ckey(c)):
-                segment = self._delta_segment(c, self.cache.get(self._ckey(c)))
+                segment = self._delta_segment(c, self.cache.get(self._ckey(c)), planned)
                 if segment is not None:
                     segments[c] = segment
+                    planned += c not in self.deltas
         if segments:
             self._put_deltas(segments)
             for c in segments:

@@ -212,6 +212,33 @@ def test_one_delta_object_per_flush_for_many_chunks(url, files, open_ds):
     assert [step_of(j, ds2["x", j].compute()) for j in (1, 65, 130, 200, 3)] == [2, 2, 2, 2, 0]
 
 
+def test_evicted_chunks_write_deltas_that_the_next_flush_commits(url, files, open_ds):
+    build(url)
+    ds = open_ds(url, mode="r+", cache=96 << 10)  # holds one decoded chunk (64 KiB) at a time
+    for k in range(1, 7):  # alternating chunks: each write evicts the other, dirty, chunk
+        ds["x", (k % 2) * PER + k] = value((k % 2) * PER + k, k)
+    assert delta_keys(files, url) and "deltas" not in root_attrs(url)  # written, not yet committed
+    ds.flush()
+    assert sorted(root_attrs(url)["deltas"]["x/data"]) == ["0", "1"]
+    got = [step_of((k % 2) * PER + k, ds["x", (k % 2) * PER + k].compute()) for k in range(1, 7)]
+    assert got == list(range(1, 7))
+
+
+def test_past_the_chunk_limit_further_chunks_are_written_whole(url, files, open_ds, monkeypatch):
+    monkeypatch.setattr(arrays, "DELTA_MAX_CHUNKS", 2)
+    build(url)
+    ds = open_ds(url, mode="r+")
+    before = files(url)
+    for j in (1, 65, 130):
+        ds["x", j] = value(j, 1)
+    ds.flush()
+    after = files(url)
+    assert sorted(root_attrs(url)["deltas"]["x/data"]) == ["0", "1"]
+    assert after["x/data/c/2/0/0"] != before["x/data/c/2/0/0"]  # the third chunk was rewritten
+    assert after["x/data/c/0/0/0"] == before["x/data/c/0/0/0"]
+    assert [step_of(j, ds["x", j].compute()) for j in (1, 65, 130)] == [1, 1, 1]
+
+
 # -- compaction --------------------------------------------------------------------------------------
 def test_close_compacts_and_zarr_reads_the_exact_data(url, files):
     build(url)

@@ -258,7 +258,7 @@ class ChunkedArray(_Array):
         much of it changed, or its deltas would outgrow DELTA_MAX_FRACTION of it or DELTA_MAX_CHUNKS
         (``planned``: chunks without deltas yet that the same flush gives a segment already)."""
         changed, known = self._changed.get(c), self._bases.get(c)
-        if self._compacting or not changed or known is None or c in self._whole or len(changed) * DELTA_MAX_FRACTION > self.chunk_len:
+        if self._compacting or not changed or known is None or c in self._whole:
             return None
         base, stored = known
         rec = self.deltas.get(c)

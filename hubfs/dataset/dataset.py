@@ -35,7 +35,8 @@ from hubfs.dataset.tensor import TensorEngine
 from hubfs.dataset.versions import (DEFAULT_BRANCH, Branch, Commit, CommitStore, Position, Versions,
                                     check_branch_name, new_id)
 from hubfs.dataset.view import DatasetView, TensorView, Write
-from hubfs.errors import (AddressNotFound, CodecError, CorruptionError, DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError,
+from hubfs.errors import (AddressNotFound, CodecError, CorruptionError, DatasetClosedError, DatasetNotFoundError,
+                          IndexOutOfRangeError,
                           LockedError, MissingArgumentError, NotADatasetError, ReadOnlyError, SampleError, SchemaError,
                           SchemaMismatchError, VersionError,
                           ShapeLengthError, ShapeMismatchError, StoreError, TensorNotFoundError)

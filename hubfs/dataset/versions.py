@@ -399,8 +399,9 @@ def open_versions(url: str, token: Any = None) -> Versions:
 def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> dict:
     """Which samples of which tensors differ between two versions, from their manifests and store tokens
     (object identities), array metadata and a working head's live delta records only, never from sample
-    data. A sample is reported when the chunk or shard holding it (or its deltas) differs, so the list is exact at the storage layout's granularity and may
-    include unchanged neighbours of a changed sample in the same chunk."""
+    data. A sample is reported when the chunk or shard holding it (or its deltas) differs, so the list is
+    exact at the storage layout's granularity and may include unchanged neighbours of a changed sample in
+    the same chunk."""
     sa, sb = _side(versions, a), _side(versions, b)
     attrs_a, attrs_b = sa.attrs(url), sb.attrs(url)
     keys_a, keys_b = set(_flat_keys(attrs_a.get("schema", {}))), set(_flat_keys(attrs_b.get("schema", {})))

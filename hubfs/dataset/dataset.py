@@ -246,6 +246,10 @@ class _State:
             if self.writer.held:
                 self.writer.check()  # a writer whose lease lapsed writes nothing more
             arrays = self.delta_arrays()
+            if compact and self.writer.held and any(arr.deltas for arr in arrays):
+                # Compaction rewrites chunks this flush did not change: first make sure no other writer
+                # took the lock over (a round trip; the root's write checks again, fenced).
+                self.writer.verify()
             for arr in arrays:
                 if compact:
                     arr.compact()

@@ -1,8 +1,9 @@
 """Pure encoders and decoders of samples and files; nothing here knows about datasets.
 
-Sample codecs turn one array into the bytes stored for it and back:
-``png``/``jpeg`` (images, stored exactly as a file would hold them), ``lz4``/``zstd``/``None`` (the array's
-C-order bytes, compressed or not). File codecs (text, npy, json, wav) live beside them, one module each.
+Sample codecs turn one array into the bytes stored for it and back: ``png``/``jpeg`` (images, stored
+exactly as a file would hold them), ``lz4``/``zstd``/``None`` (the array's C-order bytes, compressed or
+not); each is one object in ``registry``, looked up by the name a schema gives. File codecs (text, npy,
+json, wav) live beside them, one module each.
 """
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import struct
 
 import numpy as np
 
-from hubfs.codecs import compress, jpeg, png
+from hubfs.codecs import jpeg, png, registry
 from hubfs.errors import CodecError
 
-IMAGE_CODECS = {"png": png, "jpeg": jpeg}
-SAMPLE_COMPRESSORS = ("png", "jpeg", "lz4", "zstd", None)
-_IMAGE_SIGNATURES = (png.SIGNATURE, b"\xff\xd8\xff")
+registry.register(registry.ImageCodec(png))
+registry.register(registry.ImageCodec(jpeg))
 
 
 def encode_sample(array: np.ndarray, compressor: str | None) -> bytes:
@@ -26,8 +26,9 @@ def encode_sample(array: np.ndarray, compressor: str | None) -> bytes:
     of rank and dims (``<B`` + ``<I`` each) followed by the C-order little-endian bytes, compressed.
     """
     array = np.asarray(array)
-    if compressor in IMAGE_CODECS and array.size:
-        return IMAGE_CODECS[compressor].encode(array)
+    codec = registry.get(compressor)
+    if codec.is_image and array.size:
+        return codec.encode(array)
     header = struct.pack(f"<B{array.ndim}I", array.ndim, *array.shape)
     if array.dtype.kind == "O":
         body = _encode_objects(array)
@@ -35,13 +36,13 @@ def encode_sample(array: np.ndarray, compressor: str | None) -> bytes:
         body = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     if not body:
         return header
-    return header + compress.compress(body, None if compressor in IMAGE_CODECS else compressor)
+    return header + codec.compress(body)
 
 
 def decode_image(data: bytes, codec: str, ndim: int) -> np.ndarray:
-    """A PNG/JPEG file as an array of ``ndim`` dimensions: a grey image gets its channel axis back when
-    the tensor is (height, width, 1). Pixels keep the file's dtype."""
-    array = IMAGE_CODECS[codec].decode(data)
+    """A PNG/JPEG file (of image codec ``codec``) as an array of ``ndim`` dimensions: a grey image gets
+    its channel axis back when the tensor is (height, width, 1). Pixels keep the file's dtype."""
+    array = registry.get(codec).decode(data)
     if array.ndim == ndim - 1:
         array = array[..., None]
     if array.ndim != ndim:
@@ -52,14 +53,15 @@ def decode_image(data: bytes, codec: str, ndim: int) -> np.ndarray:
 def decode_sample(data: bytes, compressor: str | None, dtype: np.dtype, ndim: int) -> np.ndarray:
     """One sample back from its stored bytes, as ``dtype`` with ``ndim`` dimensions."""
     dtype = np.dtype(dtype)
-    if compressor in IMAGE_CODECS and data.startswith(_IMAGE_SIGNATURES):
+    codec = registry.get(compressor)
+    if codec.is_image and data.startswith(registry.image_signatures()):
         array = decode_image(data, compressor, ndim)
         return array if array.dtype == dtype else array.astype(dtype)
     if not data or data[0] != ndim or len(data) < 1 + 4 * ndim:
         raise CodecError(f"sample header does not describe a {ndim}-dimensional array")
     shape = struct.unpack_from(f"<{ndim}I", data, 1)
     body = data[1 + 4 * ndim:]
-    raw = compress.decompress(body, None if compressor in IMAGE_CODECS else compressor) if body else b""
+    raw = codec.decompress(body) if body else b""
     if dtype.kind == "O":
         return _decode_objects(raw, shape)
     expected = int(np.prod(shape)) * dtype.itemsize

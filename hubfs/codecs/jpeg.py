@@ -10,7 +10,9 @@ from hubfs.errors import CodecError
 
 NAME = "jpeg"
 EXTENSION = "jpg"
+SIGNATURE = b"\xff\xd8\xff"  # SOI and the first marker's 0xFF
 QUALITY = 90
+LOSSY = True
 
 
 def check(shape: tuple, dtype: np.dtype) -> str | None:

@@ -14,15 +14,16 @@ the sample or chunk and the object's key: never a value. Readers never write to 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Callable
 
 import numpy as np
 
-from hubfs.codecs.compress import decode_chunk, encode_chunk
+from hubfs.codecs.registry import Codec
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.stores import Store
+from hubfs.dataset.threads import LazyPool
 from hubfs.errors import CodecError, CorruptionError, StoreError
 
 
@@ -39,25 +40,98 @@ class _Array:
         self.chunk_len = int(chunk_len)
         self.tensor = path.rsplit("/", 1)[0]
         self._crc: bool | None = None  # unknown until the array's zarr.json is read (or created)
+        # The chunks the array's zarr.json records as written (None: an array from before the record),
+        # with the ones this process wrote since its zarr.json was last written; and that document's length.
+        self._written: set[int] | None = None
+        self._doc_length = 0
+        self.doc_dirty = False  # chunks were created since the zarr.json was written
 
     def checksummed(self, creating: bool = False) -> bool:
         """Whether this array's chunks end with a crc32c: new arrays (``creating``: no zarr.json yet) do;
         an existing array as its zarr.json says."""
         if self._crc is None:
-            key = f"{self.path}/{layout.ZARR_JSON}"
-            raw = self.store.get(key)
-            if raw is None and not creating:
-                raise self.corrupt("array metadata", key, "the object is missing")
+            raw = self._read_doc(creating)
             try:
-                self._crc = CHECKSUM_NEW_ARRAYS if raw is None else \
-                    layout.array_checksummed(raw, self.data_type, self.chunk_len)
+                if raw is None:
+                    self._crc, self._written = CHECKSUM_NEW_ARRAYS, set()
+                else:
+                    self._crc = layout.array_checksummed(raw, self.data_type, self.chunk_len)
+                    self._doc_length, self._written = layout.array_record(raw)
             except CodecError as exc:
-                raise self.corrupt("array metadata", key, str(exc)) from exc
+                raise self.corrupt("array metadata", self._doc_key, str(exc)) from exc
         return self._crc
+
+    @property
+    def _doc_key(self) -> str:
+        return f"{self.path}/{layout.ZARR_JSON}"
+
+    def _read_doc(self, creating: bool = False) -> bytes | None:
+        raw = self.store.get(self._doc_key)
+        if raw is None and not creating:
+            raise self.corrupt("array metadata", self._doc_key, "the object is missing")
+        return raw
+
+    def _record_doc(self, length: int, make) -> bytes:
+        """The array's zarr.json for ``length`` samples (``make(attributes)`` builds it), recording the
+        chunks written so far; the record is then clean."""
+        self.checksummed(creating=True)
+        self._doc_length, self.doc_dirty = length, False
+        attrs = {} if self._written is None else {"hubfs": {"chunks": layout.chunk_runs(self._written)}}
+        return make(attrs)
+
+    def _created(self, c: int) -> None:
+        """Chunk ``c`` was just written: the next zarr.json records it."""
+        if self._written is not None and c not in self._written:
+            self._written.add(c)
+            self.doc_dirty = True
+
+    def _deleting(self, chunks) -> None:
+        """Chunks about to be deleted: the zarr.json stops recording them first (so it never records a
+        chunk that is gone, even if this process dies right after)."""
+        self.checksummed(creating=True)
+        if self._written is not None and self._written.intersection(chunks):
+            self._written.difference_update(chunks)
+            self.store.put(self._doc_key, self.doc(self._doc_length))
+
+    def _missing(self, c: int, what: str) -> None:
+        """Chunk ``c``'s object is not in the store: CorruptionError if it was written (this process wrote
+        it, or the zarr.json, read again now, records it), else it simply has no values yet."""
+        self.checksummed()
+        if self._written is None or c not in self._written:
+            return
+        if not self.doc_dirty:  # the record came from the store: another process may have moved on since
+            raw = self._read_doc()
+            try:
+                self._doc_length, self._written = layout.array_record(raw)
+            except CodecError as exc:
+                raise self.corrupt("array metadata", self._doc_key, str(exc)) from exc
+            if self._written is None or c not in self._written:
+                return
+        raise self.corrupt(what, self._key(c), "the object is missing, but the array's zarr.json records "
+                                              "it as written")
+
+    def missing_chunks(self, present: list[int]) -> list[str]:
+        """Keys of the chunks the array records as written that are not among ``present`` (the store's)."""
+        self.checksummed(creating=True)
+        return [self._key(c) for c in sorted((self._written or set()) - set(present))]
 
     def corrupt(self, what: str, key: str, reason: str) -> CorruptionError:
         return CorruptionError(f"tensor {self.tensor!r}, {what}: stored object {key!r} at {self.store.url} is "
                                f"corrupt ({reason})", key=key, tensor=self.tensor, index=what)
+
+    def key_of(self, i: int) -> str:
+        """The key of the object (chunk or shard) that holds sample ``i``."""
+        return self._key(i // self.chunk_len)
+
+    def _key(self, c: int) -> str:
+        raise NotImplementedError
+
+    def doc(self, length: int) -> bytes:
+        raise NotImplementedError
+
+    def chunk_numbers(self) -> list[int]:
+        """Numbers of the chunks (shards) present in the store."""
+        return _chunk_numbers(self.store, self.path)
 
     def samples(self, c: int) -> str:
         return f"samples {c * self.chunk_len}..{(c + 1) * self.chunk_len - 1}"
@@ -93,13 +167,14 @@ class ChunkedArray(_Array):
     """
 
     def __init__(self, store: Store, cache: Cache, path: str, dtype: np.dtype, item_shape: tuple,
-                 chunk_len: int, compressor: str | None):
+                 chunk_len: int, codec: Codec):
         super().__init__(store, cache, path, chunk_len)
         self.dtype = np.dtype(dtype)
         self.data_type = str(self.dtype)
         self.item_shape = tuple(item_shape)
-        self.compressor = compressor
+        self.codec = codec
         self._sample_nbytes = self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
+        self._nbytes = chunk_len * self._sample_nbytes
         self.deltas: dict[int, _Deltas] = {}  # chunk -> live deltas (committed, and this writer's since)
         self._bases: dict[int, tuple[int, int]] = {}  # chunk -> (identity, stored bytes) as last read or written
         self._changed: dict[int, set[int]] = {}  # chunk -> offsets changed since it was last written
@@ -111,9 +186,9 @@ class ChunkedArray(_Array):
         self.records_source: Callable[[], Any] | None = None
 
     def doc(self, length: int) -> bytes:
-        return layout.chunked_array_doc((length,) + self.item_shape, self.dtype,
-                                        (self.chunk_len,) + self.item_shape, self.compressor,
-                                        self.checksummed(creating=True))
+        return self._record_doc(length, lambda attrs: layout.chunked_array_doc(
+            (length,) + self.item_shape, self.dtype, (self.chunk_len,) + self.item_shape, self.codec,
+            self.checksummed(creating=True), attrs))
 
     def _key(self, chunk: int) -> str:
         return layout.chunk_key(self.path, chunk, 1 + len(self.item_shape))
@@ -136,6 +211,7 @@ class ChunkedArray(_Array):
         for attempt in range(_LOAD_ATTEMPTS):
             data = self.store.get(key)
             if data is None:
+                self._missing(c, f"chunk {c} ({self.samples(c)})")
                 self._bases.pop(c, None)
                 return np.zeros((self.chunk_len,) + self.item_shape, self.dtype)
             arr = self._frombuffer(self._decode(c, data), self.chunk_len)
@@ -185,7 +261,7 @@ class ChunkedArray(_Array):
             return self.store.get(layout.delta_key(self.path, ref[0]), ref[1], ref[1] + ref[2])
 
         if self.store.remote and len(refs) > 1:
-            return list(_PREFETCH.map(one, refs))
+            return list(_PREFETCH.get().map(one, refs))
         return [one(ref) for ref in refs]
 
     def _apply(self, c: int, arr: np.ndarray, segment: bytes, ref: tuple) -> list[int]:
@@ -193,26 +269,21 @@ class ChunkedArray(_Array):
         key = layout.delta_key(self.path, ref[0])
         try:
             offsets, payload = layout.decode_delta(segment, self.chunk_len)
-            raw = bytearray(decode_chunk(bytes(payload), self.compressor))
-            if len(raw) != len(offsets) * self._sample_nbytes:
-                raise CodecError(f"{len(raw)} bytes decoded for {len(offsets)} samples")
+            raw = self.codec.decode_chunk(payload, len(offsets) * self._sample_nbytes)
         except CodecError as exc:
             raise self.corrupt(f"chunk {c} ({self.samples(c)}), delta at {ref[1]}", key, str(exc)) from exc
         arr[offsets] = self._frombuffer(raw, len(offsets))
         return offsets
 
     def _decode(self, c: int, data: bytes) -> bytearray:
-        """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed, size checked."""
+        """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed (into the buffer the
+        cache keeps: one copy), size checked."""
         try:
             if self.checksummed():
                 data = layout.strip_crc(data)
-            raw = bytearray(decode_chunk(data, self.compressor))
-            want = self.chunk_len * self._sample_nbytes
-            if len(raw) != want:
-                raise CodecError(f"{len(raw)} bytes decoded, {want} expected")
+            return self.codec.decode_chunk(data, self._nbytes)
         except CodecError as exc:
             raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
-        return raw
 
     def get(self, i: int) -> np.ndarray:
         c, o = divmod(i, self.chunk_len)
@@ -272,7 +343,7 @@ class ChunkedArray(_Array):
         offsets = sorted(changed | rec.offsets) if merge else sorted(changed)
         if len(offsets) * DELTA_MAX_FRACTION > self.chunk_len:
             return None
-        segment = layout.encode_delta(offsets, encode_chunk(arr[offsets], self.compressor))
+        segment = layout.encode_delta(offsets, self.codec.encode_chunk(arr[offsets]))
         if ((rec.nbytes if rec and not merge else 0) + len(segment)) * DELTA_MAX_FRACTION > stored:
             return None
         return segment, merge
@@ -303,11 +374,12 @@ class ChunkedArray(_Array):
 
     def _write_whole(self, c: int, arr: np.ndarray) -> None:
         """Write chunk ``c`` whole (its deltas folded in: they are no longer live)."""
-        data = encode_chunk(arr, self.compressor)
+        data = self.codec.encode_chunk(arr)
         checksummed = self.checksummed(creating=True)
         if checksummed:
             data = layout.with_crc(data)
         self.store.put(self._key(c), data)
+        self._created(c)
         self._bases[c] = (layout.chunk_base(data, checksummed), len(data))
         self._changed.pop(c, None)
         self._whole.discard(c)
@@ -372,10 +444,6 @@ class ChunkedArray(_Array):
             if name is not None and name not in keep:
                 self.store.delete(key)
 
-    def chunk_numbers(self) -> list[int]:
-        """Numbers of the chunks present in the store."""
-        return _chunk_numbers(self.store, self.path)
-
     def truncate(self, length: int, old_length: int) -> None:
         """Forget samples at ``length`` and beyond: zero the tail of the edge chunk (written whole, so its
         deltas go), delete later chunks and their deltas."""
@@ -387,6 +455,7 @@ class ChunkedArray(_Array):
             self._dirty(c, arr)
             c += 1
         last = (old_length - 1) // self.chunk_len if old_length else -1
+        self._deleting(range(c, last + 1))
         for k in sorted(set(range(c, last + 1)) | {k for k in self.deltas if k >= c}):
             self.cache.discard(self._ckey(k))
             self.store.delete(self._key(k))
@@ -395,7 +464,7 @@ class ChunkedArray(_Array):
             self._drop_deltas(k)
 
 
-_PREFETCH = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubfs-prefetch")
+_PREFETCH = LazyPool(4, "hubfs-prefetch")
 
 
 class SampleArray(_Array):
@@ -413,14 +482,11 @@ class SampleArray(_Array):
         self._prefetching: dict[int, Future] = {}
 
     def doc(self, length: int) -> bytes:
-        return layout.sample_array_doc(length, self.shard_len, self.checksummed(creating=True))
+        return self._record_doc(length, lambda attrs: layout.sample_array_doc(
+            length, self.shard_len, self.checksummed(creating=True), attrs))
 
     def _key(self, s: int) -> str:
         return layout.chunk_key(self.path, s, 1)
-
-    def key_of(self, i: int) -> str:
-        """The key of the object (shard) that holds sample ``i``."""
-        return self._key(i // self.shard_len)
 
     def _index_of(self, s: int, tail: bytes, size: int) -> np.ndarray:
         try:
@@ -445,6 +511,7 @@ class SampleArray(_Array):
             key = self._key(s)
             size = self.store.size(key)
             if size is None:
+                self._missing(s, f"shard {s} ({self.samples(s)})")
                 idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
             elif size < self._index_nbytes:
                 raise self.corrupt(f"shard {s} index ({self.samples(s)})", key,
@@ -510,7 +577,7 @@ class SampleArray(_Array):
         buf = self.store.get_range(self._key(s), off, hi)
         self.cache.put(("b", self.path, s), (off, buf), len(buf) + 100)
         if self._read_ahead and s + 1 not in self._prefetching and self.cache.get(("i", self.path, s + 1)) is None:
-            self._prefetching[s + 1] = _PREFETCH.submit(self.store.get, self._key(s + 1))
+            self._prefetching[s + 1] = _PREFETCH.get().submit(self.store.get, self._key(s + 1))
 
     def _take_prefetched(self, s: int) -> np.ndarray | None:
         """Use a shard fetched in the background: cache its index and bytes (None if it failed)."""
@@ -598,19 +665,18 @@ class SampleArray(_Array):
         self.cache.discard(("b", self.path, s))
         self._prefetching.pop(s, None)
         if all(v is None for v in samples):
+            self._deleting([s])
             self.store.delete(key)
             new_idx = np.full((self.shard_len, 2), layout.EMPTY, dtype="<u8")
         else:
             shard = layout.encode_shard(samples, self.checksummed(creating=True))
             self.store.put(key, shard)
+            self._created(s)
             new_idx = layout.decode_shard_index(shard[-self._index_nbytes:], self.shard_len).copy()
         self.cache.put(("i", self.path, s), new_idx, new_idx.nbytes + 100)
         # The pending writes are now in the shard: forget them so reads use the fresh index.
         self.cache.discard(("w", self.path, s))
 
-    def chunk_numbers(self) -> list[int]:
-        """Numbers of the shards present in the store."""
-        return _chunk_numbers(self.store, self.path)
 
     def truncate(self, length: int, old_length: int) -> None:
         """Forget samples at ``length`` and beyond."""
@@ -620,6 +686,7 @@ class SampleArray(_Array):
                 self.set(j, None)
             s += 1
         last = (old_length - 1) // self.shard_len if old_length else -1
+        self._deleting(range(s, last + 1))
         for k in range(s, last + 1):
             for kind in ("w", "i", "b"):
                 self.cache.discard((kind, self.path, k))

@@ -24,11 +24,11 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from hubfs.dataset import indexing, layout, namespace
+from hubfs.dataset import finalize, indexing, layout, namespace
 from hubfs.dataset import schema as schema_mod
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.indexing import Keys
-from hubfs.dataset.lock import LOCK_KEY, WriterLock
+from hubfs.dataset.lock import WriterLock, is_lock_key
 from hubfs.dataset.schema import Tensor
 from hubfs.dataset.stores import Store, open_store
 from hubfs.dataset.tensor import TensorEngine
@@ -121,11 +121,11 @@ class _State:
         self.root_written = doc
 
     def is_empty(self) -> bool:
-        return all(k == LOCK_KEY for k in self.store.list(""))
+        return all(is_lock_key(k) for k in self.store.list(""))
 
     def wipe(self) -> None:
         for key in self.store.list(""):
-            if key != LOCK_KEY:
+            if not is_lock_key(key):
                 self.store.delete(key)
 
     # -- the writer lock ---------------------------------------------------------------------------
@@ -212,11 +212,12 @@ class _State:
     def clear_leftovers(self) -> None:
         """A writer killed earlier may have left samples past the committed length: clear them, so growing
         the dataset later shows empty samples, not leftovers."""
-        for engine in self.tensors.values():
-            engine.clear_beyond(self.length)
+        found = [f for engine in self.tensors.values() for f in engine.clear_beyond(self.length)]
         for arr in self.delta_arrays():
             arr.sweep_deltas()  # delta objects of a flush that never committed
         self.cache.flush()
+        for finding in found:  # the writer's recovery says what it found
+            print(f"hubfs: opening {self.url} for writing: {finding}", file=sys.stderr)
 
     def write_tensor_docs(self, key: str) -> None:
         parts = key.split("/")
@@ -256,6 +257,11 @@ class _State:
                 else:
                     arr.stage_deltas()
             self.cache.flush()
+            if self.length == self.committed:  # chunks created since: their arrays' zarr.json record them
+                for engine in self.tensors.values():
+                    if engine.docs_dirty():
+                        for key, doc in engine.array_docs(self.length).items():
+                            self.store.put(key, doc)
             if self.length != self.committed:
                 if self.shrunk_to is not None:
                     # The new length first: from then on the data past it is invisible, then delete it.
@@ -273,6 +279,32 @@ class _State:
                 self.write_root()
             for arr in arrays:
                 arr.collect_garbage()
+
+    def close_now(self, writing: bool) -> bool:
+        """Flush and release for a dropped Dataset object, if no other thread holds the locks that needs
+        (this thread may: they are re-entrant); False, having done nothing, when one does."""
+        if not _STATES_LOCK.acquire(blocking=False):
+            return False
+        try:
+            if not self.lock.acquire(blocking=False):
+                return False
+            try:
+                self.close_dropped(writing)
+            finally:
+                self.lock.release()
+        finally:
+            _STATES_LOCK.release()
+        return True
+
+    def close_dropped(self, writing: bool) -> None:
+        """What ``Dataset.close`` does, for an object that is gone (so it cannot flush itself)."""
+        if self.pid != os.getpid():
+            return
+        try:
+            if writing and not self.deleted:
+                self.flush()
+        finally:
+            self.release(writing)
 
     def release(self, writing: bool) -> None:
         """One Dataset object closed: the last writer releases the lock, the last object the store."""
@@ -357,6 +389,8 @@ class Dataset:
             state_url, key, store = f"{url}@{at.branch}", _state_key(f"{url}/{at.tree}"), None
         detached = at is not None and at.commit is not None
         self._detached = detached and mode != "r"  # writes there go to a new branch, as in Hub
+        finalize.start_reaper()
+        finalize.run_deferred()  # objects of this process dropped where they could not close: close them
         with _STATES_LOCK:
             state = _STATES.get(key)
             if state is None or state.pid != os.getpid() or state.deleted:
@@ -382,30 +416,39 @@ class Dataset:
             attrs = s.read_attrs()
             exists = attrs is not None
         had_lock = s.writer.held
-        if mode is None:
-            mode = "a" if not exists else ("r+" if s.try_lock() else "r")
-        if mode in ("r", "r+") and not exists:
-            raise DatasetNotFoundError(f"no dataset at {s.url}")
-        creating = mode == "w" or (mode == "a" and not exists)
-        if creating and length is None:
-            raise MissingArgumentError("creating a dataset needs shape=(n,) (and schema={...})")
-        if creating and flat is None:
-            raise MissingArgumentError("creating a dataset needs schema={...} (and shape=(n,))")
-        if mode != "r":
-            s.take_lock()
+        if exists and mode != "w":  # what can be refused is refused before the lock (it writes lease objects)
+            if not s.handles:
+                s.load(attrs)
+            s.check_against(length, flat)
         try:
+            if mode is None:
+                mode = "a" if not exists else ("r+" if s.try_lock() else "r")
+            if mode in ("r", "r+") and not exists:
+                raise DatasetNotFoundError(f"no dataset at {s.url}")
+            creating = mode == "w" or (mode == "a" and not exists)
+            if creating and length is None:
+                raise MissingArgumentError("creating a dataset needs shape=(n,) (and schema={...})")
+            if creating and flat is None:
+                raise MissingArgumentError("creating a dataset needs schema={...} (and shape=(n,))")
+            if creating and not exists and not s.is_empty():
+                raise NotADatasetError(f"{s.url} is not empty and holds no hubfs dataset; it was left untouched")
+            if mode != "r":
+                s.take_lock()
             if creating:
                 if exists:
                     s.wipe()
                 elif not s.is_empty():
                     raise NotADatasetError(f"{s.url} is not empty and holds no hubfs dataset; it was left untouched")
                 s.create(length, flat, meta or {}, name)
-            else:
+            elif mode != "r" and not had_lock:
                 if not s.handles:
-                    s.load(attrs)
-                s.check_against(length, flat)
-                if mode != "r" and not had_lock:
-                    s.clear_leftovers()
+                    fresh = s.read_attrs()  # the root as of taking the lock (a writer may have committed since)
+                    if fresh is None:
+                        raise DatasetNotFoundError(f"no dataset at {s.url}")
+                    if fresh != attrs:
+                        s.load(fresh)
+                        s.check_against(length, flat)
+                s.clear_leftovers()
         except BaseException:
             if not had_lock and not s.writers:
                 s.writer.release()  # a failed open must not keep other writers out
@@ -630,6 +673,10 @@ class Dataset:
             if n < s.length and n < s.committed:
                 # Deleting data waits for flush(), which commits the new length before deleting.
                 s.shrunk_to = n if s.shrunk_to is None else min(n, s.shrunk_to)
+            uncommitted = max(n, s.committed)
+            if uncommitted < s.length:  # forget samples never committed now, or growing again shows them
+                for engine in s.tensors.values():
+                    engine.truncate(uncommitted, s.length)
             s.length = n
 
     def append_shape(self, size: int | tuple) -> None:
@@ -818,9 +865,19 @@ class Dataset:
         self.close()
 
     def __del__(self) -> None:
+        """Close a dropped object, never waiting: inside a garbage collection (which can run in any thread
+        at any allocation, even inside ``Thread.start()`` while its caller holds the states lock), or when
+        another thread holds a lock the close needs, the close is deferred to hubfs/dataset/finalize.py's
+        reaper thread (and the next open in this process runs it first)."""
         try:
-            if not self._closed:
-                self.close()
+            if getattr(self, "_closed", True):
+                return
+            s, writing = self._s, not self.read_only
+            self._closed, self.read_only = True, True
+            if s.pid != os.getpid():
+                return  # a forked child's copy must not touch the parent's lock
+            if finalize.in_collection() or not s.close_now(writing):
+                finalize.defer(lambda: s.close_dropped(writing))
         except Exception:
             pass
 
@@ -858,7 +915,7 @@ class Dataset:
         self.flush()
         target, target_token = namespace.resolve(dst, token)
         out = open_store(target, target_token)
-        if not all(k == LOCK_KEY for k in out.list("")):
+        if not all(is_lock_key(k) for k in out.list("")):
             raise NotADatasetError(f"{target} is not empty; copy() writes only to an empty place")
         with self._s.lock:
             store, length = self._s.store, self._s.length
@@ -977,6 +1034,7 @@ def _parse_length(shape: Any) -> int | None:
 @atexit.register
 def _flush_open_datasets() -> None:
     """Interpreter exit flushes every dataset open for writing (the write-back cache must not drop writes)."""
+    finalize.run_deferred()
     for state in list(_STATES.values()):
         if state.pid != os.getpid() or not state.writers or state.deleted:
             continue
@@ -996,7 +1054,7 @@ def _copy_order(store: Store, tensors: list[str]) -> tuple[list[str], list[tuple
     metadata, chunks = [], []
     per_chunk: dict[str, int | None] = {}
     for key in store.list(""):
-        if key in (LOCK_KEY, layout.ZARR_JSON):
+        if is_lock_key(key) or key == layout.ZARR_JSON:
             continue
         tensor = layout.tensor_of(key, tensors)
         chunk = layout.sample_chunk(key, tensor) if tensor else None

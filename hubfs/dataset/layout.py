@@ -12,6 +12,7 @@ from typing import Iterable
 import numpy as np
 from crc32c import crc32c
 
+from hubfs.codecs.registry import Codec
 from hubfs.errors import CodecError
 
 EMPTY = 0xFFFFFFFFFFFFFFFF  # shard index entry of an inner chunk that does not exist
@@ -33,23 +34,12 @@ def _array_doc(shape: tuple, data_type: str, chunk_shape: tuple, fill_value, cod
     }, indent=1).encode()
 
 
-def compressor_codecs(compressor: str | None, dtype: np.dtype) -> list:
-    """zarr v3 bytes-to-bytes codecs for a chunk compressor name."""
-    if compressor == "lz4":
-        return [{"name": "blosc", "configuration": {"typesize": int(dtype.itemsize), "cname": "lz4", "clevel": 5,
-                                                    "shuffle": "shuffle" if dtype.itemsize > 1 else "noshuffle",
-                                                    "blocksize": 0}}]
-    if compressor == "zstd":
-        return [{"name": "zstd", "configuration": {"level": 1, "checksum": False}}]
-    return []
-
-
-def chunked_array_doc(shape: tuple, dtype: np.dtype, chunk_shape: tuple, compressor: str | None,
+def chunked_array_doc(shape: tuple, dtype: np.dtype, chunk_shape: tuple, codec: Codec,
                       checksum: bool = True, attributes: dict | None = None) -> bytes:
-    """A regular numeric array whose chunks are compressed with blosc-lz4 / zstd / nothing, then (with
-    ``checksum``) followed by their crc32c."""
+    """A regular numeric array whose chunks are compressed by ``codec`` (blosc-lz4, zstd, nothing: its
+    ``zarr_codecs``), then (with ``checksum``) followed by their crc32c."""
     fill = False if dtype.kind == "b" else (0.0 if dtype.kind == "f" else 0)
-    codecs = [{"name": "bytes", "configuration": {"endian": "little"}}] + compressor_codecs(compressor, dtype)
+    codecs = [{"name": "bytes", "configuration": {"endian": "little"}}] + codec.zarr_codecs(dtype)
     if dtype.itemsize == 1:
         codecs[0] = {"name": "bytes", "configuration": {}}
     return _array_doc(shape, str(dtype), chunk_shape, fill, codecs + [CRC32C] * checksum, attributes or {})
@@ -84,6 +74,30 @@ def array_checksummed(raw: bytes, data_type: str, chunk_len: int) -> bool:
         raise CodecError(f"array metadata describes a {doc.get('node_type')} of {kind!r} in chunks of {chunk}, "
                          f"not an array of {data_type!r} in chunks of {chunk_len}")
     return "crc32c" in names
+
+
+def chunk_runs(numbers: Iterable[int]) -> list[list[int]]:
+    """Chunk numbers as ``[first, last + 1]`` runs (what an array's zarr.json records it wrote)."""
+    out: list[list[int]] = []
+    for n in sorted(numbers):
+        if out and out[-1][1] == n:
+            out[-1][1] = n + 1
+        else:
+            out.append([n, n + 1])
+    return out
+
+
+def array_record(raw: bytes) -> tuple[int, set[int] | None]:
+    """(length, the chunk numbers the array records as written, or None when it keeps no record: arrays
+    written before hubfs recorded them) of an array's zarr.json; CodecError when it does not parse."""
+    try:
+        doc = json.loads(raw)
+        length = int(doc["shape"][0])
+        runs = (doc.get("attributes") or {}).get("hubfs", {}).get("chunks")
+        written = None if runs is None else {n for a, b in runs for n in range(int(a), int(b))}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise CodecError(f"array metadata does not parse ({type(exc).__name__}: {exc})") from None
+    return length, written
 
 
 def with_crc(data: bytes) -> bytes:

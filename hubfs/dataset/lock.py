@@ -1,21 +1,35 @@
-"""One writer per dataset: a lease in the store, taken with a conditional create, renewed by a heartbeat.
+"""One writer per dataset: a lease of numbered objects, every change a conditional create.
 
-The lock object records host, pid, a token and a heartbeat time. It is taken with the store's
-``put_if_absent`` (one conditional write: ``If-None-Match: *``, ``ifGenerationMatch=0``, ``link(2)``), so
-of racing writers exactly one creates it. A thread renews it every quarter of the lease, independent of
-flushes, so an idle writer keeps it; before renewing, the thread checks the object still holds its token,
-and if not the lock is lost for good. On the same host a lock whose process is dead (or whose dataset
-state in this process is gone) is stale and taken over at once; from another host, once its heartbeat is
-older than the lease (``HUBFS_LOCK_LEASE`` seconds, default 600).
+The lock is the newest of the objects ``.hubfs/lock/<n>`` (``n`` zero-padded, so listing sorts them);
+each records host, pid, a token, its creation time and the lease. Nothing is ever overwritten: every
+change of the lease creates the next number with the store's ``put_if_absent`` (one conditional write:
+``If-None-Match: *``, ``ifGenerationMatch=0``, ``link(2)``), so of all writers that want ``n + 1``
+exactly one gets it — a compare-and-swap built from conditional creates only:
 
-A writer that may have lost the lock writes nothing more: ``check()`` refuses once its last renewal is
-older than three quarters of the lease (another host can take it only after a whole lease), and before a
-commit ``verify()`` re-reads the lock object. Commits are also fenced by the root's generation number
-(doc/DESIGN.md). ``HUBFS_HOST`` overrides the host name (containers that share a host name; tests).
+- **take**: when there is no lease object, create 1; when the newest, ``n``, is a release marker, or is
+  stale (its host's process is dead, or it is older than its lease), create ``n + 1``. Otherwise
+  ``LockedError`` naming the holder.
+- **renew** (the heartbeat thread, every quarter of the lease, independent of flushes): the holder of
+  ``n`` creates ``n + 1``. A taker that judged ``n`` stale competes for the same number, so a paused
+  holder's renewal and a takeover can never both succeed.
+- **check after every create**: the creator lists the objects; if one newer than its own exists, or (on
+  renewal) its previous one is gone, it has lost (a number deleted by a newer holder's clean-up can be
+  created again by a writer paused long enough: the newer number beside it says so). A writer that lost
+  never writes again and never deletes another's object.
+- **release**: the holder creates ``n + 1`` as a release marker (so the newest object always remains
+  and numbers only grow), which the next writer takes over at once.
+- **clean-up**: a holder deletes the numbers below its own after each create; a writer that finds it
+  lost deletes only what it created. One or two lock objects exist at any time.
+
+On the same host a lease whose process is dead (or whose dataset state in this process is gone) is
+stale at once; from another host, once it is older than its lease (``HUBFS_LOCK_LEASE`` seconds, default
+600; hosts' clocks must agree to well within a quarter of it). A writer whose last renewal is older than
+three quarters of the lease writes nothing more (``check()``), and before a commit ``verify()`` lists the
+lease objects: its own must still be the newest. Commits are also fenced by the root's generation
+number (doc/DESIGN.md). ``HUBFS_HOST`` overrides the host name (containers that share one; tests).
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import socket
@@ -28,8 +42,10 @@ from hubfs.dataset.stores import Store
 from hubfs.dataset.stores.options import number
 from hubfs.errors import LockedError
 
-LOCK_KEY = ".hubfs-writer.lock"
+LOCK_PREFIX = ".hubfs/lock"  # beside .hubfs/versions: the one folder zarr does not know
+LEGACY_KEY = ".hubfs-writer.lock"  # the one overwritten object of earlier versions: removed by a new holder
 STALE_AFTER = 600.0  # the lease, in seconds (env HUBFS_LOCK_LEASE)
+_DIGITS = 12
 _HELD: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
 
 
@@ -39,7 +55,49 @@ def lease() -> float:
 
 
 def host() -> str:
+    """This host's name as the lock records it (``HUBFS_HOST`` overrides it)."""
     return os.environ.get("HUBFS_HOST") or socket.gethostname()
+
+
+def is_lock_key(key: str) -> bool:
+    """True for the lock's objects (which are not part of the dataset: copies, commits and wipes skip them)."""
+    return key == LEGACY_KEY or key == LOCK_PREFIX or key.startswith(LOCK_PREFIX + "/")
+
+
+def lease_key(n: int) -> str:
+    return f"{LOCK_PREFIX}/{n:0{_DIGITS}d}"
+
+
+def numbers(store: Store) -> list[int]:
+    """The numbers of the lease objects in ``store``, ascending."""
+    out = []
+    for key in store.list(LOCK_PREFIX):
+        try:
+            out.append(int(key.rsplit("/", 1)[1]))
+        except ValueError:
+            pass
+    return sorted(out)
+
+
+def _read(store: Store, n: int) -> dict | None:
+    raw = store.get(lease_key(n))
+    if raw is None:
+        return None
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def holder(store: Store) -> dict | None:
+    """The newest lease object's record when it holds the lock (it is no release marker), else None.
+    Whether its lease is still running is not judged here."""
+    found = numbers(store)
+    if not found:
+        return None
+    info = _read(store, found[-1])
+    return None if info is None or info.get("released") else info
 
 
 def _alive(pid: int) -> bool:
@@ -59,83 +117,113 @@ class WriterLock:
         self.store = store
         self.token = uuid.uuid4().hex
         self.held = False
+        self.number = 0  # the lease object this writer created last
         self.lost: str | None = None  # why the lock is no longer ours, once it is not
         self.lease = lease()
-        self._renewed = 0.0  # time.monotonic() of the last write of the lock object
+        self._renewed = 0.0  # time.monotonic() just before the last lease object was created
         self._stop = threading.Event()
+        self._mutex = threading.Lock()  # one change of the lease at a time (heartbeat, verify, release)
         self._owner = weakref.ref(owner)  # weak: the lock must not keep its owner alive (no cycle)
 
-    def _doc(self) -> bytes:
-        return json.dumps({"host": host(), "pid": os.getpid(), "token": self.token,
-                           "heartbeat": time.time()}).encode()
+    def _doc(self, released: bool = False) -> bytes:
+        doc = {"host": host(), "pid": os.getpid(), "token": self.token, "heartbeat": time.time(),
+               "lease": self.lease}
+        if released:
+            doc["released"] = True
+        return json.dumps(doc).encode()
 
     def _stale(self, info: dict) -> bool:
+        if info.get("released"):
+            return True
         if info.get("host") == host():
             if info.get("pid") == os.getpid():
                 return info.get("token") not in _HELD  # its Dataset object is gone
-            return not _alive(int(info.get("pid", 0)))
-        return time.time() - float(info.get("heartbeat", 0)) > self.lease
+            try:
+                return not _alive(int(info.get("pid", 0)))
+            except (TypeError, ValueError):
+                return True
+        try:
+            age, lease_s = time.time() - float(info.get("heartbeat", 0)), float(info.get("lease", self.lease))
+        except (TypeError, ValueError):
+            return True  # an unreadable lease object protects nothing
+        return age > lease_s
+
+    def _newest_is(self, n: int, previous: int | None = None) -> bool:
+        """After creating ``n``: True when no newer lease object exists (and ``previous`` still does)."""
+        found = numbers(self.store)
+        return bool(found) and found[-1] == n and (previous is None or previous in found)
+
+    def _clean_below(self, n: int) -> None:
+        for old in numbers(self.store):
+            if old < n:
+                self.store.delete(lease_key(old))
+        self.store.delete(LEGACY_KEY)
+
+    def _ours(self, n: int) -> bool:
+        info = _read(self.store, n)
+        return info is not None and info.get("token") == self.token
 
     def acquire(self) -> None:
         """Take the lock or raise LockedError naming the holder. StoreError when the store is not writable."""
-        for _ in range(3):
+        for _ in range(5):
             started = time.monotonic()
-            if self.store.put_if_absent(LOCK_KEY, self._doc()):
-                self.held, self.lost, self._renewed = True, None, started
-                owner = self._owner()
-                if owner is not None:
-                    _HELD[self.token] = owner
-                self._start_heartbeat()
-                return
-            raw = self.store.get(LOCK_KEY)
-            if raw is None:
+            found = numbers(self.store)
+            top = found[-1] if found else 0
+            if top:
+                info = _read(self.store, top)
+                if info is None:
+                    continue  # renewed or cleaned up meanwhile: look again
+                if not self._stale(info):
+                    raise LockedError(
+                        f"dataset at {self.store.url} is open for writing by process {info.get('pid')} on host "
+                        f"{info.get('host')}; open it with mode='r', or close the other writer")
+            mine = top + 1
+            if not self.store.put_if_absent(lease_key(mine), self._doc()):
+                continue  # another writer took or renewed it first: judge the new one
+            if not self._newest_is(mine):
+                self.store.delete(lease_key(mine))  # a number a newer holder had cleaned up: not the lock
                 continue
-            try:
-                info = json.loads(raw)
-            except ValueError:
-                info = {}
-            if not self._stale(info):
-                raise LockedError(
-                    f"dataset at {self.store.url} is open for writing by process {info.get('pid')} on host "
-                    f"{info.get('host')}; open it with mode='r', or close the other writer")
-            if self.store.get(LOCK_KEY) == raw:  # still the stale one: not a lock just taken by another
-                self.store.delete(LOCK_KEY)
-        raise LockedError(f"could not take the writer lock of {self.store.url}")
+            with self._mutex:
+                self.held, self.lost, self.number, self._renewed = True, None, mine, started
+            owner = self._owner()
+            if owner is not None:
+                _HELD[self.token] = owner
+            self._clean_below(mine)
+            self._start_heartbeat()
+            return
+        raise LockedError(f"could not take the writer lock of {self.store.url}: other writers keep changing it")
 
     def _start_heartbeat(self) -> None:
         self._stop = threading.Event()
         ref = weakref.ref(self)
         thread = threading.Thread(target=_heartbeat, args=(ref, self._stop, self.lease / 4), daemon=True,
                                   name="hubfs-lock-heartbeat")
-        # start() waits for the new thread to begin; a garbage collection inside its start-up could run a
-        # dropped Dataset's __del__ there, which waits for the states lock this thread holds: a deadlock
-        # (seen once in CI). No collection while it starts.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            thread.start()
-        finally:
-            if enabled:
-                gc.enable()
+        # A collection inside start() (in this thread or the new one) may run Dataset.__del__: it never
+        # waits for a lock (hubfs/dataset/finalize.py), so that cannot deadlock.
+        thread.start()
+
+    def _lose(self, why: str) -> None:
+        self.lost = why
+        self._stop.set()
 
     def renew(self) -> None:
-        """Write a fresh heartbeat, unless the lock object is no longer ours (then the lock is lost)."""
-        if not self.held or self.lost:
-            return
-        started = time.monotonic()
-        raw = self.store.get(LOCK_KEY)
-        try:
-            token = json.loads(raw).get("token") if raw is not None else None
-        except ValueError:
-            token = None
-        if token != self.token:
-            self.lost = (f"the writer lock of {self.store.url} was taken by another writer (its lease of "
-                         f"{self.lease:g} s lapsed)" if raw is not None else
-                         f"the writer lock of {self.store.url} was removed")
-            self._stop.set()
-            return
-        self.store.put(LOCK_KEY, self._doc())
-        self._renewed = started
+        """Create the next lease object; if another writer created it (or a newer one) the lock is lost."""
+        with self._mutex:
+            if not self.held or self.lost:
+                return
+            started = time.monotonic()
+            mine, nxt = self.number, self.number + 1
+            created = self.store.put_if_absent(lease_key(nxt), self._doc())
+            if not created and not self._ours(nxt):  # (ours: an earlier try whose answer was lost)
+                self._lose(f"the writer lock of {self.store.url} was taken by another writer (its lease of "
+                           f"{self.lease:g} s lapsed)")
+                return
+            if not self._newest_is(nxt, mine):
+                self.store.delete(lease_key(nxt))  # ours, below the newest: garbage
+                self._lose(f"the writer lock of {self.store.url} was taken by another writer, or removed")
+                return
+            self.number, self._renewed = nxt, started
+            self.store.delete(lease_key(mine))
 
     def check(self) -> None:
         """LockedError unless this writer surely still holds the lock (no store call)."""
@@ -149,26 +237,26 @@ class WriterLock:
                               f"{self.lease:g} s): another writer may hold it now; nothing more is written")
 
     def verify(self) -> None:
-        """``check()``, then read the lock object: it must still hold this writer's token."""
+        """``check()``, then list the lease objects: this writer's must still be the newest."""
         self.check()
-        self.renew()
+        with self._mutex:
+            if not self.lost and not self._newest_is(self.number):
+                self._lose(f"the writer lock of {self.store.url} was taken by another writer, or removed")
         self.check()
 
     def release(self) -> None:
-        if not self.held:
-            return
-        self.held = False
-        self._stop.set()
-        _HELD.pop(self.token, None)
-        if self.lost:
-            return  # another writer's lock now: never delete it
-        raw = self.store.get(LOCK_KEY)
-        if raw is not None:
-            try:
-                if json.loads(raw).get("token") == self.token:
-                    self.store.delete(LOCK_KEY)
-            except ValueError:
-                pass
+        """Give the lock up: a release marker after this writer's lease object (never when it was lost)."""
+        with self._mutex:
+            if not self.held:
+                return
+            self.held = False
+            self._stop.set()
+            _HELD.pop(self.token, None)
+            if self.lost:
+                return  # another writer's lock now: never touch it
+            mine = self.number
+            if self.store.put_if_absent(lease_key(mine + 1), self._doc(released=True)):
+                self.store.delete(lease_key(mine))
 
 
 def _heartbeat(ref: "weakref.ref[WriterLock]", stop: threading.Event, interval: float) -> None:

@@ -11,8 +11,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from hubfs.codecs import IMAGE_CODECS, SAMPLE_COMPRESSORS
-from hubfs.errors import SchemaError, SchemaTypeError, WrongShape
+from hubfs.codecs import registry
+from hubfs.errors import CodecError, SchemaError, SchemaTypeError, WrongShape
 
 Shape = tuple  # of int | None
 
@@ -44,7 +44,6 @@ class Tensor:
     """An n-dimensional array per sample; ``None`` dims are dynamic, bounded by ``max_shape`` if given."""
 
     kind = "Tensor"
-    default_file_format = "npy"
     default_compressor: str | None = "lz4"
     default_shape: Shape = (None,)
     default_dtype = "int64"
@@ -95,13 +94,16 @@ class Tensor:
         return int(chunks)
 
     def _check(self) -> None:
-        if self.compressor not in SAMPLE_COMPRESSORS:
-            raise SchemaError(f"{self.kind}: unknown compressor {self.compressor!r}; "
-                              f"choose one of {', '.join(map(str, SAMPLE_COMPRESSORS))}")
-        if self.compressor in IMAGE_CODECS:
-            reason = IMAGE_CODECS[self.compressor].check(self.shape, self.dtype)
-            if reason:
-                raise SchemaError(f"{self.kind}: compressor {self.compressor!r} does not fit: {reason}")
+        codec = self._known_codec()
+        reason = codec.fits(self.shape, self.dtype)
+        if reason:
+            raise SchemaError(f"{self.kind}: compressor {self.compressor!r} does not fit: {reason}")
+
+    def _known_codec(self) -> registry.Codec:
+        try:
+            return registry.get(self.compressor)
+        except CodecError as exc:
+            raise SchemaError(f"{self.kind}: {exc}") from None
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -113,14 +115,14 @@ class Tensor:
         return False
 
     @property
-    def file_format(self) -> str:
-        """The mount's file of a sample: .npy, or .json for object samples (which .npy holds only pickled)."""
-        return "json" if self.dtype.kind == "O" else self.default_file_format
+    def codec(self) -> registry.Codec:
+        """The codec that stores this tensor's samples (``compressor`` names it)."""
+        return registry.get(self.compressor)
 
     @property
     def layout(self) -> str:
         """'chunked' (many samples per compressed chunk) or 'samples' (one byte range per sample)."""
-        if self.is_dynamic or self.is_text or self.compressor in IMAGE_CODECS or self.dtype.kind in "USO":
+        if self.is_dynamic or self.is_text or self.codec.is_image or self.dtype.kind in "USO":
             return "samples"
         return "chunked"
 
@@ -148,7 +150,7 @@ class Tensor:
         if self.layout == "chunked":
             n = chunk_target // self.sample_nbytes_estimate()
             return _floor_pow2(min(16384, max(1, n)))
-        ratio = 3 if self.compressor in IMAGE_CODECS else 1
+        ratio = 3 if self.codec.is_image else 1
         n = SHARD_TARGET_BYTES * ratio // self.sample_nbytes_estimate()
         return _floor_pow2(min(index_limit, max(1, n)))
 
@@ -399,10 +401,6 @@ class ClassLabel(_Classes, Tensor):
         if self.dtype.kind not in "iu":
             raise SchemaError(f"ClassLabel: dtype must be an integer type, not {self.dtype}")
 
-    @property
-    def file_format(self) -> str:  # type: ignore[override]
-        return "txt" if not self.shape else "json"  # one label a line of text; several a JSON list
-
     def _label(self, value: Any) -> int:
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
@@ -441,19 +439,17 @@ class Text(Tensor):
     """A Unicode string per sample (stored as UTF-8); ``max_shape=(n,)`` bounds its length in characters."""
 
     kind = "Text"
-    file_format = "txt"
 
     def __init__(self, shape: Any = (None,), dtype: Any = "int64", max_shape: Any = None,
                  chunks: Any = None, compressor: Any = _DEFAULT):
         super().__init__(shape=shape, dtype="uint8", max_shape=max_shape, chunks=chunks, compressor=compressor)
         if len(self.shape) != 1:
             raise SchemaError(f"Text: shape must be one-dimensional, not {self.shape}")
-        if self.compressor in IMAGE_CODECS:
+        if self.codec.is_image:
             raise SchemaError(f"Text: compressor {self.compressor!r} is for images")
 
     def _check(self) -> None:
-        if self.compressor not in SAMPLE_COMPRESSORS:
-            raise SchemaError(f"Text: unknown compressor {self.compressor!r}")
+        self._known_codec()
 
     @property
     def is_text(self) -> bool:
@@ -512,7 +508,7 @@ class Image(Tensor):
         fixed shapes up to SMALL_IMAGE_BYTES (bulk reads decode a chunk of many samples at memory speed, as
         Hub 1.x's default lz4 did), a PNG per sample for larger or dynamic images (the mount serves it as
         stored), and lz4 wherever PNG cannot hold the pixels (uint16 colour)."""
-        if len(shape) in (2, 3) and IMAGE_CODECS["png"].check(shape, dtype):
+        if len(shape) in (2, 3) and registry.get("png").fits(shape, dtype):
             return "lz4"
         if all(d is not None for d in shape) and int(np.prod(shape)) * dtype.itemsize <= SMALL_IMAGE_BYTES:
             return "lz4"
@@ -520,12 +516,6 @@ class Image(Tensor):
 
     def implied_compressor(self) -> str | None:
         return self.default_compressor_for(self.shape, self.dtype)
-
-    @property
-    def file_format(self) -> str:  # type: ignore[override]
-        if self.compressor == "jpeg":
-            return "jpg"
-        return "png" if not IMAGE_CODECS["png"].check(self.shape, self.dtype) else "npy"
 
     def _check(self) -> None:
         if len(self.shape) not in (2, 3):
@@ -577,7 +567,6 @@ class BBox(Tensor):
     """A bounding box (4 coordinates by default); the mount shows it as JSON."""
 
     kind = "BBox"
-    file_format = "json"
     default_shape = (4,)
     default_dtype = "float64"
 
@@ -591,7 +580,6 @@ class Polygon(Tensor):
     """A list of (x, y) points; the mount shows it as JSON."""
 
     kind = "Polygon"
-    file_format = "json"
     default_shape = (None, 2)
     default_dtype = "int32"
 
@@ -605,7 +593,6 @@ class Audio(Tensor):
     """A waveform (samples,) or (samples, channels); the mount shows it as WAV."""
 
     kind = "Audio"
-    file_format = "wav"
     default_shape = (None,)
     default_dtype = "int64"
 

@@ -7,17 +7,25 @@ fully validated and encoded before anything is changed.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
-from hubfs.codecs import IMAGE_CODECS, decode_image, decode_sample, encode_sample
-from hubfs.codecs.compress import compress, decompress
+from hubfs.codecs import decode_image, decode_sample, encode_sample, registry
 from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.stores import Store
-from hubfs.errors import ClassLabelValueError, CodecError, SampleError, SampleShapeError, WrongShape
+from hubfs.dataset.threads import LazyPool
+from hubfs.errors import ClassLabelValueError, CodecError, CorruptionError, SampleError, SampleShapeError, WrongShape
+
+
+# Bulk reads of per-sample codecs decode on threads (zlib, Pillow and lz4 release the GIL), one contiguous
+# slice per core, when the stored bytes are many enough to repay the hand-off (doc/DESIGN.md, "Parallel decode").
+PARALLEL_DECODE_MIN_BYTES = 256 << 10
+PARALLEL_DECODE = os.environ.get("HUBFS_PARALLEL_DECODE", "1") != "0"
+_DECODERS = LazyPool(os.cpu_count() or 1, "hubfs-decode")
 
 
 class TensorEngine:
@@ -26,18 +34,24 @@ class TensorEngine:
     def __init__(self, key: str, schema: Tensor, store: Store, cache: Cache):
         self.key = key
         self.type = schema
+        self.codec = schema.codec
         self.cache = cache
         self.chunked = schema.layout == "chunked"
         n = schema.samples_per_chunk()
         self.present: ChunkedArray | None = None
         if self.chunked:
-            self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, schema.compressor)
-            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n, "lz4")
+            self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, self.codec)
+            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n,
+                                        registry.get("lz4"))
         else:
             self.data = SampleArray(store, cache, f"{key}/data", n)
-        self._cache_decoded = schema.compressor != "jpeg"  # lossy: the stored value differs from the written
+        self._cache_decoded = not self.codec.lossy  # lossy: the stored value differs from the written
 
     # -- metadata ----------------------------------------------------------------------------------
+    def docs_dirty(self) -> bool:
+        """True when chunks were created since the arrays' zarr.json were written (they record them)."""
+        return self.data.doc_dirty or (self.present is not None and self.present.doc_dirty)
+
     def array_docs(self, length: int) -> dict[str, bytes]:
         """zarr.json of each array of this tensor, for ``length`` samples."""
         docs = {f"{self.key}/data/zarr.json": self.data.doc(length)}
@@ -71,7 +85,7 @@ class TensorEngine:
         """Values of samples [start, stop): one array for fixed shapes, else a list."""
         if self.chunked:
             return self.data.get_range(start, stop)
-        values = [self._decode(i, data) for i, data in zip(range(start, stop), self.data.get_range(start, stop))]
+        values = self._decode_many(start, self.data.get_range(start, stop))
         if self.type.is_dynamic or self.type.is_text:
             return values
         if not values:
@@ -86,14 +100,14 @@ class TensorEngine:
 
     def read_stored(self, i: int) -> bytes | None:
         """Stored bytes that already are a file of the tensor's file format (PNG/JPEG), else None."""
-        if self.type.compressor not in IMAGE_CODECS:
+        if not self.codec.is_image:
             return None
         data = self.data.get(i)
         return data if data else None
 
     def stored_nbytes(self, i: int) -> int | None:
         """Size of ``read_stored(i)`` without reading the sample, or None."""
-        if self.type.compressor not in IMAGE_CODECS:
+        if not self.codec.is_image:
             return None
         n = self.data.nbytes(i)
         return n if n else None
@@ -103,10 +117,29 @@ class TensorEngine:
             return self.type.empty_value()
         try:
             if self.type.is_text:
-                return decompress(data, self.type.compressor).decode("utf-8") if data else ""
+                return self.codec.decompress(data).decode("utf-8") if data else ""
             return decode_sample(data, self.type.compressor, self.type.dtype, self.type.ndim)
         except (CodecError, UnicodeDecodeError) as exc:
             raise self.data.corrupt(f"sample {i}", self.data.key_of(i), f"does not decode: {exc}") from exc
+
+    def _decode_many(self, start: int, stored: list) -> list:
+        """``_decode`` of samples ``start, start + 1, ...``: on the decode threads, a slice each, when the
+        bytes are many (see PARALLEL_DECODE_MIN_BYTES); else here."""
+        workers = os.cpu_count() or 1
+        if not PARALLEL_DECODE or workers < 2 or len(stored) < 2 * workers or \
+                sum(len(d) for d in stored if d) < PARALLEL_DECODE_MIN_BYTES:
+            return [self._decode(i, data) for i, data in enumerate(stored, start)]
+
+        def decode_slice(lo: int, hi: int) -> list:
+            return [self._decode(start + j, stored[j]) for j in range(lo, hi)]
+
+        bounds = np.linspace(0, len(stored), workers + 1).astype(int).tolist()
+        pool = _DECODERS.get()
+        futures = [pool.submit(decode_slice, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        values: list = []
+        for f in futures:
+            values.extend(f.result())  # the first slice's error first: the lowest failing index
+        return values
 
     def _remember(self, ckey: tuple, value: Any) -> None:
         if self._cache_decoded:
@@ -136,7 +169,7 @@ class TensorEngine:
             return value, None
         try:
             if self.type.is_text:
-                data = compress(value.encode("utf-8"), self.type.compressor) if value else b""
+                data = self.codec.compress(value.encode("utf-8")) if value else b""
             else:
                 data = encode_sample(value, self.type.compressor)
         except CodecError as exc:
@@ -158,8 +191,8 @@ class TensorEngine:
 
     def write_stored(self, i: int, data: bytes) -> None:
         """Store file bytes in the tensor's stored format as they are, after checking they decode and fit."""
-        if self.type.compressor not in IMAGE_CODECS:
-            raise SampleError(self.key, i, f"stores {self.type.compressor or 'raw'} samples, not files")
+        if not self.codec.is_image:
+            raise SampleError(self.key, i, f"stores {self.codec.label} samples, not files")
         try:
             decoded = decode_image(bytes(data), self.type.compressor, self.type.ndim)
         except CodecError as exc:
@@ -220,20 +253,31 @@ class TensorEngine:
         self.data.set(i, None)
         self.cache.discard(("s", self.key, i))
 
-    def clear_beyond(self, length: int) -> None:
+    def clear_beyond(self, length: int) -> list[str]:
         """Remove what a crash may have left past the committed ``length``: values in the edge chunk and
-        whole chunks or shards beyond it (written by eviction before the length that covers them)."""
+        whole chunks or shards beyond it (written by eviction before the length that covers them).
+        Returns what it found: those objects, and objects the arrays record as written that are missing."""
         per = self.data.chunk_len if self.chunked else self.data.shard_len
         edge_end = -(-length // per) * per
-        for i in range(length, edge_end):
-            if self.has_value(i):
-                self.clear(i)
         last = edge_end // per - 1
+        found = []
         for arr in (self.data, self.present):
             if arr is not None:
-                for c in arr.chunk_numbers():
+                present = arr.chunk_numbers()
+                found += [f"{key} is missing (its array records it as written; its samples raise "
+                          f"CorruptionError)" for key in arr.missing_chunks(present)]
+                for c in present:
                     if c > last:
+                        found.append(f"{arr.key_of(c * per)} was left past the committed length {length} "
+                                     f"by a writer that stopped before committing: removed")
                         arr.truncate(c * per, (c + 1) * per)
+        for i in range(length, edge_end):
+            try:
+                if self.has_value(i):
+                    self.clear(i)
+            except CorruptionError:
+                break  # the edge chunk is missing (reported above): nothing of it is left to clear
+        return found
 
     def truncate(self, length: int, old_length: int) -> None:
         for arr in (self.data, self.present):

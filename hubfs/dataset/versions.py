@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubfs.dataset import layout
-from hubfs.dataset.lock import LOCK_KEY
+from hubfs.dataset.lock import is_lock_key
 from hubfs.dataset.stores import Store
 from hubfs.errors import AddressNotFound, CorruptionError, ReadOnlyError, VersionError
 
@@ -221,7 +221,7 @@ class Versions:
         by its top-level tensor groups, so the version records beside them are never walked."""
         if tree:
             found = self.store.tokens(tree)
-            return {k[len(tree) + 1:]: t for k, t in found.items() if k[len(tree) + 1:] != LOCK_KEY}
+            return {k[len(tree) + 1:]: t for k, t in found.items() if not is_lock_key(k[len(tree) + 1:])}
         out = {}
         for group in sorted(set(top)):
             out.update(self.store.tokens(group))

@@ -262,9 +262,11 @@ class Operations(mfusepy.Operations):
             if path not in self._unsettled and self.view.cacheable(path):
                 # No handle: reads come by path and always serve the committed value, so every page in the
                 # kernel's cache is of the value it holds now, and the change of a value drops them all
-                # (_invalidate_loop). A warm read costs the open and release up-calls only.
+                # (_invalidate_loop). noflush: its close sends no flush (nothing to commit), so a warm read
+                # costs the open and release up-calls only.
                 fi.fh = 0
                 fi.keep_cache = 1
+                fi.noflush = 1
                 return 0
         return self._opened(self.view.open(path, fi.flags), fi)
 

@@ -20,15 +20,13 @@ import os
 import stat
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
-from hubfs.codecs import decode_image, jpeg, npy, png, text, wav
-from hubfs.codecs import json as json_codec
+from hubfs.codecs import png
 from hubfs.dataset.schema import nest
 from hubfs.errors import CodecError, SampleError
+from hubfs.fuse.formats import FileFormat
 
 META_DIR = ".hubfs"
 BLOCK_SIZE = 1 << 20  # st_blksize: tools read and copy in 1 MiB blocks
@@ -47,81 +45,6 @@ def _error(code: int, message: str) -> OSError:
     return OSError(code, f"{os.strerror(code)}: {message}")
 
 
-# -- file formats ------------------------------------------------------------------------------------
-class _Format:
-    """How one tensor's samples become files and back: extension, encode(value), decode(bytes)."""
-
-    def __init__(self, key: str, schema: Any):
-        self.key = key
-        self.type = schema
-        fmt = schema.file_format
-        if fmt == "wav" and not wav.can_encode(schema.dtype):
-            fmt = "npy"  # float audio has no PCM form; the .npy keeps every value
-        self.ext = fmt
-        self.image_codec = {"png": png, "jpg": jpeg}.get(fmt)
-        # The sample codec the engine stores: when it is the file's own format, files are served as stored.
-        self.stored = self.image_codec is not None and schema.compressor == self.image_codec.NAME
-        self.max_bytes = self._max_bytes(schema)
-
-    def _max_bytes(self, t: Any) -> int | None:
-        """A bound on the size of any file this tensor can accept (EFBIG past it), None when unbounded."""
-        if self.ext == "txt" and not t.is_text:
-            names = getattr(t, "class_names", None) or []
-            return 4096 + 4 * max((len(n) for n in names), default=0)  # a class name or an integer, and blanks
-        dims = getattr(t, "max_shape", None) or t.shape
-        if any(d is None for d in dims):
-            return None
-        count = int(np.prod(dims, dtype=np.int64))
-        if self.ext == "txt":
-            return 4 * count + 4096  # UTF-8: at most 4 bytes a character
-        if self.ext == "json":
-            return 64 * count + (64 << 10)  # numbers as text, with room for indentation
-        raw = count * np.dtype(t.dtype).itemsize
-        if self.image_codec is not None:
-            return 2 * raw + (1 << 20)  # compressed images may outgrow their pixels (noise, metadata chunks)
-        return raw + (64 << 10)  # .npy and .wav headers
-
-    def encode(self, value: Any) -> bytes:
-        t = self.type
-        if self.image_codec is png and not self.stored:  # pixels kept in chunks: an uncompressed PNG
-            return png.encode_uncompressed(value) if np.asarray(value).size else b""
-        if self.image_codec is not None:
-            return self.image_codec.encode(value) if np.asarray(value).size else b""
-        if self.ext == "txt":
-            if isinstance(value, str):
-                return text.encode(value)
-            return text.encode_label(int(value), getattr(t, "class_names", None))
-        if self.ext == "json":
-            return json_codec.encode(value)
-        if self.ext == "wav":
-            return wav.encode(value, getattr(t, "sample_rate", None))
-        return npy.encode(value)
-
-    def decode(self, data: bytes, index: int) -> Any:
-        """The value a file's bytes hold; SampleError naming the tensor and index when they do not decode."""
-        t = self.type
-        try:
-            if self.image_codec is not None:
-                return decode_image(data, self.image_codec.NAME, len(t.shape))
-            if self.ext == "txt":
-                if t.is_text:
-                    return text.decode(data)
-                return text.decode_label(data, getattr(t, "class_names", None))
-            if self.ext == "json":
-                return json_codec.decode(data)
-            if self.ext == "wav":
-                value, rate = wav.decode(data)
-                want = getattr(t, "sample_rate", None)
-                if want and rate != want:
-                    raise CodecError(f"the WAV file is {rate} Hz, the tensor holds {want} Hz audio")
-                if len(t.shape) == 2 and value.ndim == 1:
-                    value = value[:, None]
-                return value
-            return npy.decode(data)
-        except CodecError as exc:
-            raise SampleError(self.key, index, f"{self.key.rsplit('/', 1)[-1]}.{self.ext}: {exc}") from exc
-
-
 # -- what a path names -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Node:
@@ -131,6 +54,7 @@ class Node:
     kind: str
     index: int = -1
     key: str = ""  # tensor key (file), key prefix (group), file name (meta_file)
+    size: int | None = field(default=None, compare=False)  # a file's View.committed_size, when resolved
 
     @property
     def is_dir(self) -> bool:
@@ -175,7 +99,7 @@ class View:
         self.read_only = bool(ds.read_only)
         self.mounted_at = clock()
         self.uid, self.gid = os.getuid(), os.getgid()
-        self.formats = {key: _Format(key, ds.tensor_type(key)) for key in ds.keys()}
+        self.formats = {key: FileFormat(key, ds.tensor_type(key)) for key in ds.keys()}
         # Folder tree of a sample: key prefix -> {name: Node kind, key}; "" is the sample folder itself.
         self.tree: dict[str, dict[str, tuple[str, str]]] = {"": {}}
         for key, fmt in self.formats.items():
@@ -254,8 +178,9 @@ class View:
                 prefix = key
                 continue
             if kind == "file" and depth == len(rest) - 1:
-                if self.exists(key, index):
-                    return Node("file", index, key)
+                size = self.committed_size(key, index)
+                if size is not None or self._pending(key, index) is not None:
+                    return Node("file", index, key, size)
             elif kind is None and depth == len(rest) - 1:
                 spath = "/" + "/".join(parts)
                 if spath in self.scratch:
@@ -400,15 +325,37 @@ class View:
             self._encoded_bytes -= len(self._encoded.popitem(last=False)[1])
         return data
 
-    def file_size(self, key: str, index: int) -> int:
-        """Size of the committed file; of a created file's buffer until its first commit."""
-        if not self.ds.has_value(key, index):
-            pending = self._pending(key, index)
-            return 0 if pending is None else len(pending.data)
+    def committed_size(self, key: str, index: int) -> int | None:
+        """The committed file's size when one index lookup tells it (a file served as stored, or an
+        uncompressed PNG of a fixed shape), -1 when the sample has a value whose file must be made to be
+        measured, None when it has no value: the one lookup a stat or a listing entry costs."""
         fmt = self.formats[key]
         if fmt.stored:
-            return self.ds.stored_nbytes(key, index) or 0
-        if fmt.image_codec is png:  # known from the shape: no pixels read, no PNG made
+            n = self.ds.stored_nbytes(key, index)
+            if n is not None:
+                return n
+        if not self.ds.has_value(key, index):
+            return None
+        if fmt.stored:
+            return 0
+        if fmt.is_png and not fmt.type.is_dynamic:  # known from the shape: no pixels read
+            return png.uncompressed_size(tuple(fmt.type.shape), fmt.type.dtype) if all(fmt.type.shape) else 0
+        return -1
+
+    def file_size(self, key: str, index: int) -> int:
+        """Size of the committed file; of a created file's buffer until its first commit."""
+        size = self.committed_size(key, index)
+        if size is None:
+            pending = self._pending(key, index)
+            return 0 if pending is None else len(pending.data)
+        return self._measured(key, index, size)
+
+    def _measured(self, key: str, index: int, size: int) -> int:
+        """``size`` from committed_size, the file made and measured when that could not tell it."""
+        if size >= 0:
+            return size
+        fmt = self.formats[key]
+        if fmt.is_png:  # a dynamic shape: known from the shape, no PNG made
             shape = self.ds.sample_shape(key, index)
             return png.uncompressed_size(shape, fmt.type.dtype) if all(shape) else 0
         return len(self.file_bytes(key, index))
@@ -452,7 +399,9 @@ class View:
         if node.kind == "scratch":
             sc = self.scratch[node.key]
             return self.file_attrs(len(sc.data), sc.mtime)
-        return self.file_attrs(self.file_size(node.key, node.index), self.mtimes.get((node.key, node.index)))
+        size = self.file_size(node.key, node.index) if node.size is None else \
+            self._measured(node.key, node.index, node.size)
+        return self.file_attrs(size, self.mtimes.get((node.key, node.index)))
 
     def listdir(self, path: str, offset: int = 0) -> Iterator[tuple[str, dict, int]]:
         """(name, stat attributes, next offset) of the entries of a folder from ``offset`` on (0 = the start)."""
@@ -470,8 +419,13 @@ class View:
             for name, (kind, key) in self.tree[node.key].items():
                 if kind == "group":
                     entries.append((name, lambda key=key: self.dir_attrs(self._groups_in(key))))
-                elif self.exists(key, node.index):
-                    entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
+                else:
+                    size = self.committed_size(key, node.index)
+                    if size is not None:
+                        entries.append((name, lambda key=key, size=size: self.file_attrs(
+                            self._measured(key, node.index, size), self.mtimes.get((key, node.index)))))
+                    elif self._pending(key, node.index) is not None:
+                        entries.append((name, lambda key=key: self.stat_node(Node("file", node.index, key))))
             folder = self._folder_path(node) + "/"
             for spath in self.scratch:
                 if spath.startswith(folder) and "/" not in spath[len(folder):]:

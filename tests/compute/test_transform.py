@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import hubfs
+from hubfs.dataset.lock import is_lock_key
 from hubfs.errors import SampleError, TransformError, WorkerError
 from hubfs.schema import ClassLabel, Image, Tensor, Text
 
@@ -67,7 +68,7 @@ def make_source(path: Path, n: int = 40) -> hubfs.Dataset:
 
 def digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".hubfs-lock"}
+            for p in sorted(folder.rglob("*")) if p.is_file() and not is_lock_key(str(p.relative_to(folder)))}
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -1,12 +1,13 @@
 """Child process of test_crash.py: appends samples and flushes, forever, reporting on stdout.
 
-``python crash_writer.py PATH BATCH CACHE`` opens (or creates) the dataset at PATH, then repeats: extend by
+``python crash_writer.py PATH BATCH CACHE [TOKEN_JSON]`` opens (or creates) the dataset at PATH, then repeats: extend by
 BATCH samples, print "flushing", flush, print "flushed <length>". The parent kills it with SIGKILL at a
 random moment and checks that every sample of the reported lengths is intact. ``sample(i)`` is the value
 of sample ``i``, shared with the parent.
 """
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -28,11 +29,11 @@ def sample(i: int) -> dict:
             "dyn": (np.arange(i % 40 + 1, dtype="int32") + i), "text": f"sample {i} ✓"}
 
 
-def main(path: str, batch: int, cache: int) -> None:
+def main(path: str, batch: int, cache: int, token=None) -> None:
     try:
-        ds = hubfs.Dataset(path, mode="r+", cache=cache)
+        ds = hubfs.Dataset(path, mode="r+", cache=cache, token=token)
     except DatasetNotFoundError:
-        ds = hubfs.Dataset(path, mode="w", shape=(0,), schema=schema(), cache=cache)
+        ds = hubfs.Dataset(path, mode="w", shape=(0,), schema=schema(), cache=cache, token=token)
     print(f"open {len(ds)}", flush=True)
     while True:
         start = len(ds)
@@ -43,4 +44,4 @@ def main(path: str, batch: int, cache: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]) if len(sys.argv) > 4 else None)

@@ -266,3 +266,61 @@ def test_a_missing_array_metadata_object_is_named(tmp_path):
     with hubfs.Dataset(path, mode="r") as ds:
         with pytest.raises(CorruptionError, match=r"'x/data/zarr.json'.*missing"):
             ds["x", 1].compute()
+
+
+@pytest.mark.parametrize("layout", ["chunked", "png", "text"])
+def test_a_missing_chunk_or_shard_that_was_written_is_named_not_read_as_empty(tmp_path, layout, capfd):
+    path = str(tmp_path / "ds")
+    write(path, layout)
+    value = LAYOUTS[layout][1]
+    key = "x/data/c/1" + ("/0" if layout == "chunked" else "")  # samples 8..15
+    os.unlink(os.path.join(path, key))
+    before = snapshot(path)
+    with hubfs.Dataset(path, mode="r") as ds:
+        for read in (lambda: ds["x", 9].compute(), lambda: ds["x", 0:N].compute()):
+            with pytest.raises(CorruptionError) as err:
+                read()
+            assert err.value.key == key and err.value.tensor == "x"
+            msg = str(err.value)
+            assert repr(key) in msg and "samples 8..15" in msg and "missing" in msg
+        assert same(ds["x", 7].compute(), value(7)) and same(ds["x", 16].compute(), value(16))  # neighbours
+    assert snapshot(path) == before  # readers repair nothing
+    capfd.readouterr()
+    with hubfs.Dataset(path, mode="r+") as ds:  # the writer's recovery reports it
+        with pytest.raises(CorruptionError):
+            ds["x", 8].compute()
+        assert same(ds["x", 17].compute(), value(17))
+    err = capfd.readouterr().err
+    assert repr(key)[1:-1] in err and "missing" in err
+
+
+@pytest.mark.parametrize("layout", ["chunked", "png"])
+def test_chunks_never_written_read_as_empty_and_shrinking_unrecords_them(tmp_path, layout):
+    path = str(tmp_path / "ds")
+    t, value = LAYOUTS[layout]
+    with hubfs.Dataset(path, mode="w", shape=(40,), schema={"x": t}) as ds:
+        for i in range(8):
+            ds["x", i] = value(i)
+        ds.flush()
+        ds["x", 30] = value(30)  # a chunk created without a change of length: recorded by the flush
+    with hubfs.Dataset(path, mode="r") as ds:
+        assert not ds.has_value("x", 20) and same(ds["x", 30].compute(), value(30))
+    with hubfs.Dataset(path) as ds:
+        ds.resize_shape(10)  # deletes the chunk of sample 30: no longer recorded
+        ds.flush()
+        ds.resize_shape(40)
+    with hubfs.Dataset(path, mode="r") as ds:
+        assert not ds.has_value("x", 30) and same(ds["x", 7].compute(), value(7))
+
+
+def test_arrays_without_a_record_read_a_missing_chunk_as_before(tmp_path):
+    path = str(tmp_path / "ds")
+    write(path, "png")
+    doc_path = os.path.join(path, "x/data/zarr.json")
+    doc = json.loads(open(doc_path).read())
+    doc["attributes"].pop("hubfs")  # as written before hubfs recorded its chunks
+    open(doc_path, "w").write(json.dumps(doc))
+    os.unlink(os.path.join(path, "x/data/c/1"))
+    with hubfs.Dataset(path, mode="r") as ds:
+        assert not ds.has_value("x", 9)
+        assert same(ds["x", 16].compute(), LAYOUTS["png"][1](16))

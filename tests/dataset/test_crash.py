@@ -1,6 +1,8 @@
-"""Crash safety: kill -9 a writer at random moments, round after round; every flushed sample stays intact."""
+"""Crash safety: kill -9 a writer at random moments, round after round; every flushed sample stays intact.
+On a local folder and on the S3 server (moto)."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -12,6 +14,8 @@ import numpy as np
 import pytest
 
 import hubfs
+from hubfs.dataset import lock
+from hubfs.dataset.stores import open_store
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -24,8 +28,8 @@ ROUNDS = 6
 class Writer:
     """One run of crash_writer.py, read line by line."""
 
-    def __init__(self, path: str, batch: int, cache: int, log):
-        self.proc = subprocess.Popen([sys.executable, WRITER, path, str(batch), str(cache)],
+    def __init__(self, path: str, batch: int, cache: int, log, token=None):
+        self.proc = subprocess.Popen([sys.executable, WRITER, path, str(batch), str(cache), json.dumps(token)],
                                      stdout=subprocess.PIPE, stderr=log, text=True)
         self.flushed = 0
         self.flushes = 0
@@ -60,8 +64,16 @@ class Writer:
         self.proc.stdout.close()
 
 
-def verify(path: str, flushed: int) -> int:
-    ds = hubfs.Dataset(path, mode="r")
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.cloud)])
+def where(request, tmp_path):
+    """``(url, token)`` of a fresh dataset on a local folder or on the S3 server (moto)."""
+    if request.param == "local":
+        return str(tmp_path / "ds"), None
+    return request.getfixturevalue("remote_store")
+
+
+def verify(path: str, flushed: int, token=None) -> int:
+    ds = hubfs.Dataset(path, mode="r", token=token)
     n = len(ds)
     assert n >= flushed, f"{flushed} samples were flushed, the dataset has {n}"
     images = ds["image", 0:n].compute()
@@ -80,16 +92,19 @@ def verify(path: str, flushed: int) -> int:
 
 
 @pytest.mark.parametrize("scenario", ["anywhere", "mid-flush"])
-def test_kill_9_keeps_every_flushed_sample(tmp_path, scenario):
-    path = str(tmp_path / "ds")
+def test_kill_9_keeps_every_flushed_sample(tmp_path, where, scenario):
+    path, token = where
     rng = random.Random(f"hubfs-crash-{scenario}")
     flushed = 0
     killed_in_flush = 0
     with open(tmp_path / "writer.log", "w") as log:
-        for rnd in range(ROUNDS):
+        rounds = ROUNDS if token is None else ROUNDS - 2  # (a round on the S3 server takes ~10 s)
+        for rnd in range(rounds):
             cache = rng.choice([16 * 1024, 256 * 1024, 64 << 20])
-            batch = rng.choice([5, 13, 37]) if scenario == "anywhere" else rng.choice([300, 500])
-            writer = Writer(path, batch, cache, log)
+            # flushes to the S3 server take longer: fewer samples per flush still put kills inside them
+            big = [300, 500] if token is None else [40, 70]
+            batch = rng.choice([5, 13, 37]) if scenario == "anywhere" else rng.choice(big)
+            writer = Writer(path, batch, cache, log, token)
             assert writer.opened >= flushed, f"round {rnd}: opened with {writer.opened} < {flushed} flushed"
             target = rng.randint(1, 3)
             if scenario == "anywhere":
@@ -104,14 +119,14 @@ def test_kill_9_keeps_every_flushed_sample(tmp_path, scenario):
                 time.sleep(rng.uniform(0, 0.9 * writer.last_flush_seconds))  # inside that flush
             writer.kill()
             killed_in_flush += writer.in_flush
-            assert os.path.exists(os.path.join(path, ".hubfs-writer.lock"))  # left behind by the dead writer
+            assert lock.holder(open_store(path, token))["pid"] == writer.proc.pid  # left behind by the dead writer
             flushed = max(flushed, writer.flushed)
-            n = verify(path, flushed)
+            n = verify(path, flushed, token)
             flushed = max(flushed, n)
     if scenario == "mid-flush":
-        assert killed_in_flush >= ROUNDS // 2, f"only {killed_in_flush} of {ROUNDS} kills landed inside a flush"
-    print(f"{scenario}: {killed_in_flush} of {ROUNDS} kills inside a flush, {flushed} samples")
-    ds = hubfs.Dataset(path, mode="r+")  # the last dead writer's lock is stale too
+        assert killed_in_flush >= rounds // 2, f"only {killed_in_flush} of {rounds} kills landed inside a flush"
+    print(f"{scenario}: {killed_in_flush} of {rounds} kills inside a flush, {flushed} samples")
+    ds = hubfs.Dataset(path, mode="r+", token=token)  # the last dead writer's lock is stale too
     assert len(ds) >= flushed
     ds.close()
 
@@ -121,7 +136,7 @@ import os, signal, sys
 sys.path.insert(0, {here!r})
 import hubfs
 from crash_writer import sample, schema
-ds = hubfs.Dataset({path!r}, mode="w", shape=(0,), schema=schema())
+ds = hubfs.Dataset({path!r}, mode="w", shape=(0,), schema=schema(), token={token!r})
 ds.extend(sample(i) for i in range(100))
 ds.flush()
 ds.{op}
@@ -130,12 +145,12 @@ os.kill(os.getpid(), signal.SIGKILL)  # before the shrink is flushed
 
 
 @pytest.mark.parametrize("op", ["resize_shape(10)", "resize_shape(0)"])
-def test_kill_9_after_an_unflushed_shrink_keeps_every_flushed_sample(tmp_path, op):
-    path = str(tmp_path / "ds")
-    code = SHRINK_THEN_DIE.format(here=HERE, path=path, op=op)
+def test_kill_9_after_an_unflushed_shrink_keeps_every_flushed_sample(where, op):
+    path, token = where
+    code = SHRINK_THEN_DIE.format(here=HERE, path=path, op=op, token=token)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert verify(path, 100) == 100
+    assert verify(path, 100, token) == 100
 
 
 OVERWRITE_THEN_DIE = """\

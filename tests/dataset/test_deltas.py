@@ -21,7 +21,7 @@ import pytest
 import zarr
 
 import hubfs
-from hubfs.codecs.compress import encode_chunk
+from hubfs.codecs import registry
 from hubfs.dataset import arrays, layout
 from hubfs.dataset.versions import diff, open_versions
 from hubfs.errors import CorruptionError
@@ -33,6 +33,11 @@ SHAPE = (16, 16)
 SCHEMA = {"x": Tensor(SHAPE, "int32", chunks=PER)}
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def encode_chunk(array: np.ndarray, compressor: str) -> bytes:
+    """``array`` as a chunk of it is stored by ``compressor`` (what one sample costs alone)."""
+    return registry.get(compressor).encode_chunk(array)
 
 
 def pattern(j: int) -> np.ndarray:

@@ -73,6 +73,27 @@ def test_resize_grow_then_shrink_then_regrow(url, open_ds, reopen, chunks):
 
 
 @pytest.mark.parametrize("chunks", [None, 4])
+@pytest.mark.parametrize("shrink_to", [12, 6, 0])  # above, below and at the start of the committed length
+def test_samples_never_committed_are_forgotten_by_a_shrink(url, open_ds, reopen, chunks, shrink_to):
+    """Found by test_model.py: a shrink above the committed length forgot nothing, so growing again before
+    a flush showed the samples it had cut off."""
+    ds = open_ds(url, shape=(10,), schema=schema(chunks))
+    fill(ds, 0, 10)
+    ds.flush()
+    ds.resize_shape(20)
+    fill(ds, 10, 20)
+    ds.resize_shape(shrink_to)
+    ds.resize_shape(20)
+    for i in range(max(shrink_to, 10), 20):
+        check_empty(ds, i)
+    for i in range(min(shrink_to, 10)):
+        check(ds, i)
+    ds = reopen(ds, mode="r")
+    for i in range(max(shrink_to, 10), 20):
+        check_empty(ds, i)
+
+
+@pytest.mark.parametrize("chunks", [None, 4])
 def test_shrink_persists_and_regrow_after_reopen_is_empty(url, open_ds, reopen, chunks):
     ds = open_ds(url, shape=(12,), schema=schema(chunks))
     fill(ds, 0, 12)

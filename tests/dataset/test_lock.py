@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import hubfs
+from hubfs.dataset import lock
+from hubfs.dataset.stores import open_store
 from hubfs.errors import LockedError
 from hubfs.schema import ClassLabel, Image
 
@@ -67,7 +69,7 @@ def test_readers_open_while_another_process_writes(holder, local_url, open_ds):
 def test_lock_of_a_process_killed_with_sigkill_is_stale(holder, local_url, open_ds):
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait(timeout=30)
-    assert os.path.exists(os.path.join(local_url, ".hubfs-writer.lock"))
+    assert lock.holder(open_store(local_url, None))["pid"] == holder.pid  # left behind by the dead writer
     ds = open_ds(local_url, mode="r+")
     assert not ds.read_only
     assert ds["label", 0].compute() == 0
@@ -110,7 +112,7 @@ def test_lock_of_a_garbage_collected_dataset_is_stale(url, open_ds, files):
     ds._closed = True  # as if __del__ could not run: the lock object stays in the store
     del ds
     gc.collect()
-    assert ".hubfs-writer.lock" in files(url)
+    assert lock.holder(open_store(url, None)) is not None
     again = open_ds(url, mode="r+")
     assert again["label", 1].compute() == 1
 
@@ -129,3 +131,59 @@ def test_reader_keeps_reading_while_a_writer_rewrites_shards(url, open_ds, cache
         np.testing.assert_array_equal(reader["image", i].compute(), np.full((2, 2), i))
         assert reader["label", i].compute() == i
     assert reader["image", 2].compute()[0, 0] in (2, 200)  # old or new, never an error
+
+
+def test_a_dataset_collected_while_another_thread_holds_the_states_lock_closes_later(local_url, open_ds):
+    """The deadlock once seen in CI: a collection (there inside Thread.start() of the heartbeat) ran a
+    dropped Dataset's __del__, which waited for the states lock held by the thread waiting for it."""
+    import threading
+
+    from hubfs.dataset import dataset as dataset_module
+    from hubfs.dataset import finalize
+
+    make(open_ds, local_url)
+    ds = hubfs.Dataset(local_url, mode="r+")
+    ds["label", 0] = 7  # unflushed: the deferred close must flush it
+    cycle = [ds]
+    cycle.append(cycle)  # only the collector frees it
+    del ds
+    held, go = threading.Event(), threading.Event()
+
+    def hold_states_lock():
+        with dataset_module._STATES_LOCK:
+            held.set()
+            go.wait(120)
+
+    holder_thread = threading.Thread(target=hold_states_lock)
+    holder_thread.start()
+    assert held.wait(60)
+    collected = threading.Event()
+
+    def collect():
+        gc.collect()
+        collected.set()
+
+    try:
+        del cycle
+        collector = threading.Thread(target=collect)
+        collector.start()
+        collector.join(60)
+        assert collected.is_set(), "__del__ waited for the states lock inside a collection"
+        assert lock.holder(open_store(local_url, None))["pid"] == os.getpid()  # not closed yet: deferred
+    finally:
+        go.set()
+        holder_thread.join()
+    assert finalize.settle(60)
+    code = "import hubfs, sys; print(hubfs.Dataset(sys.argv[1], mode='r+')['label', 0].compute())"
+    out = subprocess.run([sys.executable, "-c", code, local_url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "7"  # flushed and released by the reaper
+
+
+def test_a_dataset_dropped_without_the_collector_closes_at_once(local_url, open_ds):
+    make(open_ds, local_url)
+    ds = hubfs.Dataset(local_url, mode="r+")
+    ds["label", 1] = 8
+    del ds
+    assert lock.holder(open_store(local_url, None)) is None
+    assert open_ds(local_url, mode="r")["label", 1].compute() == 8

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import hubfs
+from hubfs.dataset import lock
+from hubfs.dataset.stores import open_store
 from hubfs.errors import (DatasetNotFoundError, NotADatasetError, ReadOnlyError, SchemaError)
 from hubfs.schema import ClassLabel, Image, Primitive, Text
 
@@ -114,7 +116,7 @@ def test_failed_open_releases_the_writer_lock(url, open_ds, files, kwargs):
     with pytest.raises(SchemaError) as err:
         open_ds(url, **kwargs)
     assert err.value is not None
-    assert ".hubfs-writer.lock" not in files(url)
+    assert lock.holder(open_store(url, None)) is None
     ds = open_ds(url, mode="r+")
     assert ds["label", 4].compute() == 4
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hubfs.dataset.lock import is_lock_key
 from hubfs.errors import SchemaError
 from hubfs.schema import (Audio, BBox, ClassLabel, Image, Mask, Polygon, Primitive, Segmentation, Sequence, Tensor,
                           Text, Video)
@@ -220,7 +221,7 @@ def test_empty_values_round_trip(url, open_ds, compressor):
 def test_bad_schemas_are_schema_errors(url, open_ds, files, schema):
     with pytest.raises(SchemaError):
         open_ds(url, shape=(2,), schema=schema)
-    assert not any(k != ".hubfs-writer.lock" for k in files(url))
+    assert all(is_lock_key(k) for k in files(url))
 
 
 def test_dtype_strings_in_a_schema_are_primitives(url, open_ds):

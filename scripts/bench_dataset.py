@@ -32,7 +32,9 @@ with --worker; it imports only numpy and the library measured, so it runs in Hub
          with cache=64 MiB; zarr: chunk by chunk, then each row), with the process's RSS before the scan
          and its peak during it
   edit   one sample's image replaced in an existing dataset, then flush: the bytes the process wrote
-         (write(2) calls, /proc/self/io wchar), split into metadata (zarr.json and the like) and data
+         (write(2) calls, /proc/self/io wchar), split into metadata (zarr.json and the like) and data;
+         then 100 more edits of random samples, each flushed (bytes per edit, metadata included), and
+         what close() writes after them (hubfs: the compaction of its deltas)
 All values read are compared with the source data. Ratios are against baselines measured in the same run;
 a baseline that was not run prints "not measured". Nothing here asserts a timing: a benchmark only prints.
 """
@@ -463,17 +465,29 @@ def phase_edit(ad, args) -> dict:
     written = _wchar() - w0
     files_after = _files(args.path)
     sample, how = ad.sample_nbytes(args.path, i)
+    # Then many edits, one sample each (random samples), each flushed: what the edits cost on average,
+    # compactions included (hubfs: a chunk is rewritten when its deltas outgrow their limits).
+    rng = np.random.default_rng(11)
+    picks = rng.integers(0, n, args.edits).tolist()
+    w1 = _wchar()
+    for j in picks:
+        ad.edit(j, np.ascontiguousarray(images[(j + 7) % n]))
+    repeated = _wchar() - w1
+    w2 = _wchar()
     ad.close()
+    closing = _wchar() - w2
     changed = {rel: v[0] for rel, v in files_after.items() if files_before.get(rel) != v}
     meta = sum(s for rel, s in changed.items() if _is_metadata(rel))
     data_files = sum(s for rel, s in changed.items() if not _is_metadata(rel))
     if sample is None:  # the sample shares its chunk: its share of the tensor's stored bytes
         sample, how = _tensor_data_bytes(args.path, "image") / n, "its share of the tensor's stored bytes"
     ad.open(args.path)
-    ok = np.array_equal(np.asarray(ad.read(i)[0]), new)
+    want = {i: new, **{j: images[(j + 7) % n] for j in picks}}  # the last value each sample was given
+    ok = all(np.array_equal(np.asarray(ad.read(j)[0]), v) for j, v in want.items())
     ad.close()
     return {"index": i, "seconds": secs, "wchar": written, "metadata_bytes": meta,
-            "data_bytes": max(0, written - meta), "changed_files": len(changed), "changed_data_file_bytes": data_files,
+            "data_bytes": max(0, written - meta), "close_wchar": closing,
+            "repeat_edits": len(picks), "repeat_wchar_per_edit": repeated / max(1, len(picks)), "changed_files": len(changed), "changed_data_file_bytes": data_files,
             "sample_bytes": sample, "sample_bytes_is": how, "mismatches": int(not ok)}
 
 
@@ -585,6 +599,8 @@ def report_dataset(name: str, r: dict, meta: dict, zarr_one_from: str | None = N
         ("edit 1 sample + flush: written", ("edit", "wchar"), "bytes"),
         ("  of which metadata", ("edit", "metadata_bytes"), "bytes"),
         ("  the sample's encoded size", ("edit", "sample_bytes"), "bytes"),
+        ("edit 100 random samples, 1 flush each", ("edit", "repeat_wchar_per_edit"), "bytes/edit"),
+        ("  then close (hubfs: compaction)", ("edit", "close_wchar"), "bytes"),
         ("stored size", ("write", "stored_bytes"), "MiB"),
     ]
     systems = [s for s in SYSTEMS if s in r]
@@ -683,7 +699,8 @@ def build_report(results: dict, meta: dict) -> tuple[str, list[tuple[bool | None
     out += ["Rates: higher is better; latencies, bytes, RSS and size: lower is better. A read = image + label.",
             "Bulk and scan run with the files in the OS cache; scans with cache=64 MiB (zarr has no cache).",
             "Edit: bytes the process wrote (write(2) calls) for one changed image and the flush; data = that less",
-            "the metadata files rewritten.", "", "Targets (issue 10):"]
+            "the metadata files rewritten; then 100 edits of random samples, a flush each (bytes per edit, all",
+            "included), and what close() wrote after them.", "", "Targets (issue 10):"]
     for ok, text in targets:
         out.append(f"  [{'met' if ok else 'MISSED' if ok is False else 'n/a'}] {text}")
     problems = [f"{name} {s} {ph}: {res['error']}" for name, rs in results.items() for s, phases in rs.items()
@@ -724,6 +741,9 @@ def main() -> None:
                     help="random reads per pass of zarr and Hub (ms each; default 500)")
     ap.add_argument("--hub-python", default=str(HUB_PYTHON), help="python of the Hub 1.3.5 venv")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per measurement (default 1800)")
+    ap.add_argument("--phases", default=",".join(PHASES),
+                    help="comma-separated subset of " + ",".join(PHASES) + " (write always runs: it builds the "
+                         "dataset; e.g. --phases edit,bulk,scan)")
     # worker mode
     ap.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--phase", choices=tuple(PHASES), help=argparse.SUPPRESS)
@@ -733,6 +753,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--edits", type=int, default=100, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         return worker(args)
@@ -784,6 +805,8 @@ def main() -> None:
                 plan += [("bulk", {"repeat": 3 if n * np.prod(SHAPES[kind]) > 64 * MiB else 5}),
                          ("scan", {"cache": SCAN_CACHE, "limit": (200 if photos else 1000) if s == "hub" else 0})]
             plan.append(("edit", {}))
+            wanted = set(args.phases.split(",")) | {"write"}
+            plan = [(phase, extra) for phase, extra in plan if phase in wanted]
             for phase, extra in plan:
                 t0 = time.perf_counter()
                 print(f"{name} {s}: {phase} ...", end="", file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """The two kinds of zarr v3 arrays the engine reads and writes itself, through the dataset cache.
 
-``ChunkedArray``: a regular array chunked along the sample axis only; read and written by whole chunks.
+``ChunkedArray``: a regular array chunked along the sample axis only; read by whole chunks (with their live
+deltas applied), written by whole chunks or, when few samples of a stored chunk changed, as a delta.
 ``SampleArray``: a sharded variable-length bytes array with one sample per inner chunk; a sample read is a
 cached shard-index lookup plus one ranged read, writes collect per shard and are written as whole shards.
 Both skip zarr-python's per-call costs (150-950 µs per read, doc/DESIGN.md) while the bytes stay standard.
@@ -12,7 +13,9 @@ the sample or chunk and the object's key: never a value. Readers never write to 
 """
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import Future
+from typing import Any, Callable
 
 import numpy as np
 
@@ -134,8 +137,34 @@ class _Array:
         return f"samples {c * self.chunk_len}..{(c + 1) * self.chunk_len - 1}"
 
 
+# Deltas (doc/DESIGN.md, "Deltas"): a flush that changed few samples of a stored chunk writes them to a
+# delta object instead of rewriting the chunk, while the chunk's live deltas stay small beside it.
+DELTA_MAX_FRACTION = 4  # a chunk's live deltas stay within 1/4 of its stored bytes, else it is rewritten
+DELTA_MAX_COUNT = 8  # live delta segments per chunk (one ranged read each when the chunk is read); the
+# flush that would pass it writes one segment of every sample changed since the chunk was written instead
+DELTA_MAX_CHUNKS = 64  # chunks of one array with live deltas (their records are in every root write)
+_LOAD_ATTEMPTS = 4  # reads of a chunk whose deltas a writer keeps deleting under a reader
+
+
+class _Deltas:
+    """A chunk's live deltas: the identity of the stored chunk they apply to, their segments, and the
+    offsets of the samples they hold (None until their segments were read in this process)."""
+
+    __slots__ = ("base", "refs", "nbytes", "offsets")
+
+    def __init__(self, base: int, refs: list | None = None):
+        self.base = base
+        self.refs: list[layout.DeltaRef] = list(refs or [])
+        self.nbytes = sum(r[2] for r in self.refs)
+        self.offsets: set[int] | None = None if self.refs else set()
+
+
 class ChunkedArray(_Array):
-    """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded."""
+    """Array ``path`` of shape (N, *item_shape), chunks of ``chunk_len`` samples, cached decoded.
+
+    A chunk is read as its stored bytes with its live deltas applied over them, in order; a flush (or an
+    eviction) writes a dirty chunk whole, or only its changed samples as a delta when that is much smaller.
+    """
 
     def __init__(self, store: Store, cache: Cache, path: str, dtype: np.dtype, item_shape: tuple,
                  chunk_len: int, codec: Codec):
@@ -144,7 +173,17 @@ class ChunkedArray(_Array):
         self.data_type = str(self.dtype)
         self.item_shape = tuple(item_shape)
         self.codec = codec
-        self._nbytes = chunk_len * self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
+        self._sample_nbytes = self.dtype.itemsize * int(np.prod(self.item_shape, dtype=np.int64))
+        self._nbytes = chunk_len * self._sample_nbytes
+        self.deltas: dict[int, _Deltas] = {}  # chunk -> live deltas (committed, and this writer's since)
+        self._bases: dict[int, tuple[int, int]] = {}  # chunk -> (identity, stored bytes) as last read or written
+        self._changed: dict[int, set[int]] = {}  # chunk -> offsets changed since it was last written
+        self._whole: set[int] = set()  # chunks whose next write must be whole (truncated: drop their deltas)
+        self._garbage: set[str] = set()  # delta objects no record refers to any more: deleted after a commit
+        self._compacting = False
+        # Set by the dataset: the delta records of this array in the stored root as it is now, or None
+        # when this process is the writer (readers re-read them when a writer deleted deltas under them).
+        self.records_source: Callable[[], Any] | None = None
 
     def doc(self, length: int) -> bytes:
         return self._record_doc(length, lambda attrs: layout.chunked_array_doc(
@@ -154,20 +193,87 @@ class ChunkedArray(_Array):
     def _key(self, chunk: int) -> str:
         return layout.chunk_key(self.path, chunk, 1 + len(self.item_shape))
 
+    def _ckey(self, chunk: int) -> tuple:
+        return ("c", self.path, chunk)
+
     def chunk(self, c: int) -> np.ndarray:
-        """Decoded chunk ``c`` (zeros where never written), cached; writable, owned by the cache."""
-        ckey = ("c", self.path, c)
+        """Decoded chunk ``c`` (zeros where never written) with its live deltas applied, cached; writable,
+        owned by the cache."""
+        ckey = ("c", self.path, c)  # = _ckey(c), inline: the hot path of scans
         arr = self.cache.get(ckey)
         if arr is None:
-            data = self.store.get(self._key(c))
-            shape = (self.chunk_len,) + self.item_shape
-            if data is None:
-                self._missing(c, f"chunk {c} ({self.samples(c)})")
-                arr = np.zeros(shape, self.dtype)
-            else:
-                arr = np.frombuffer(self._decode(c, data), dtype=self.dtype.newbyteorder("<")).reshape(shape)
+            arr = self._load(c)
             self.cache.put(ckey, arr, arr.nbytes + 100)
         return arr
+
+    def _load(self, c: int) -> np.ndarray:
+        key = self._key(c)
+        for attempt in range(_LOAD_ATTEMPTS):
+            data = self.store.get(key)
+            if data is None:
+                self._missing(c, f"chunk {c} ({self.samples(c)})")
+                self._bases.pop(c, None)
+                return np.zeros((self.chunk_len,) + self.item_shape, self.dtype)
+            arr = self._frombuffer(self._decode(c, data), self.chunk_len)
+            base = layout.chunk_base(data, self.checksummed())
+            self._bases[c] = (base, len(data))
+            rec = self.deltas.get(c)
+            if rec is None or rec.base != base:
+                return arr  # no deltas, or deltas of a chunk since rewritten with them folded in
+            segments = self._fetch(rec.refs)
+            if all(seg is not None and len(seg) == ref[2] for seg, ref in zip(segments, rec.refs)):
+                rec.offsets = set()
+                for seg, ref in zip(segments, rec.refs):
+                    rec.offsets.update(self._apply(c, arr, seg, ref))
+                return arr
+            # A writer compacted the chunk (rewritten, deltas deleted) or merged its deltas (older ones
+            # deleted) since this reader's root was read: the chunk is read again with the records the
+            # stored root holds now. A writer's own records are the truth: for it, this is corruption.
+            if attempt == _LOAD_ATTEMPTS - 1 or self.records_source is None or not self._reread_records(c):
+                gone = next(ref for seg, ref in zip(segments, rec.refs) if seg is None or len(seg) != ref[2])
+                raise self.corrupt(f"chunk {c} ({self.samples(c)})", layout.delta_key(self.path, gone[0]),
+                                   "a live delta object is missing or shorter than its record")
+            self.store.forget(key)
+        raise AssertionError("unreachable")
+
+    def _reread_records(self, c: int) -> bool:
+        """Take chunk ``c``'s records from the stored root (through ``records_source``); False when there
+        is nothing to re-read (a writer's own records)."""
+        doc = self.records_source()
+        if doc is None:
+            return False
+        try:
+            fresh = layout.parse_delta_records(doc).get(c)
+        except CodecError as exc:
+            raise self.corrupt(f"chunk {c} ({self.samples(c)})", layout.ZARR_JSON, str(exc)) from exc
+        if fresh is None:
+            self.deltas.pop(c, None)
+        else:
+            self.deltas[c] = _Deltas(*fresh)
+        return True
+
+    def _frombuffer(self, raw: bytearray, n: int) -> np.ndarray:
+        return np.frombuffer(raw, dtype=self.dtype.newbyteorder("<")).reshape((n,) + self.item_shape)
+
+    def _fetch(self, refs: list) -> list[bytes | None]:
+        """The bytes of each delta segment (None where its object is gone); in parallel on object stores."""
+        def one(ref):
+            return self.store.get(layout.delta_key(self.path, ref[0]), ref[1], ref[1] + ref[2])
+
+        if self.store.remote and len(refs) > 1:
+            return list(_PREFETCH.get().map(one, refs))
+        return [one(ref) for ref in refs]
+
+    def _apply(self, c: int, arr: np.ndarray, segment: bytes, ref: tuple) -> list[int]:
+        """Write a segment's samples into decoded chunk ``arr``; returns their offsets."""
+        key = layout.delta_key(self.path, ref[0])
+        try:
+            offsets, payload = layout.decode_delta(segment, self.chunk_len)
+            raw = self.codec.decode_chunk(payload, len(offsets) * self._sample_nbytes)
+        except CodecError as exc:
+            raise self.corrupt(f"chunk {c} ({self.samples(c)}), delta at {ref[1]}", key, str(exc)) from exc
+        arr[offsets] = self._frombuffer(raw, len(offsets))
+        return offsets
 
     def _decode(self, c: int, data: bytes) -> bytearray:
         """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed (into the buffer the
@@ -198,32 +304,164 @@ class ChunkedArray(_Array):
     def set(self, i: int, value) -> None:
         c, o = divmod(i, self.chunk_len)
         arr = self.chunk(c)
+        if not self.cache.is_dirty(self._ckey(c)) and np.all(arr[o] == value):
+            return  # unchanged: nothing to write (a rewritten label, the present mark of an edited sample)
         arr[o] = value
-        self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
+        self._changed.setdefault(c, set()).add(o)
+        self._dirty(c, arr)
 
-    def _writeback(self, c: int):
-        key, crc = self._key(c), self.checksummed(creating=True)
+    def _dirty(self, c: int, arr: np.ndarray) -> None:
+        self.cache.put(self._ckey(c), arr, arr.nbytes + 100, writeback=lambda a, c=c: self._write_back(c, a))
 
-        def write(arr: np.ndarray) -> None:
-            data = self.codec.encode_chunk(arr)
-            self.store.put(key, layout.with_crc(data) if crc else data)
-            self._created(c)
-        return write
+    # -- writing chunks and deltas -----------------------------------------------------------------
+    def _write_back(self, c: int, arr: np.ndarray) -> None:
+        """The cache writes chunk ``c`` (flush or eviction): as a delta when one fits, else whole."""
+        segment = self._delta_segment(c, arr)
+        if segment is None:
+            self._write_whole(c, arr)
+        else:
+            self._put_deltas({c: segment})
 
+    def _delta_segment(self, c: int, arr: np.ndarray, planned: int = 0) -> tuple[bytes, bool] | None:
+        """Chunk ``c``'s changed samples as a delta segment, and whether it replaces the chunk's live
+        segments (a merge: every sample changed since the chunk was written, when another segment would
+        pass DELTA_MAX_COUNT); None when the chunk is to be written whole: not stored yet, truncated, too
+        much of it changed, or its deltas would outgrow DELTA_MAX_FRACTION of it or DELTA_MAX_CHUNKS
+        (``planned``: chunks without deltas yet that the same flush gives a segment already)."""
+        changed, known = self._changed.get(c), self._bases.get(c)
+        if self._compacting or not changed or known is None or c in self._whole:
+            return None
+        base, stored = known
+        rec = self.deltas.get(c)
+        if rec is not None and rec.base != base:
+            rec = None  # recorded against a chunk since rewritten: they start again
+        if rec is None and sum(1 for k in self.deltas if k != c) + planned >= DELTA_MAX_CHUNKS:
+            return None
+        merge = rec is not None and len(rec.refs) >= DELTA_MAX_COUNT
+        if merge and rec.offsets is None:
+            return None  # which samples the live segments hold is not known here: compact instead
+        offsets = sorted(changed | rec.offsets) if merge else sorted(changed)
+        if len(offsets) * DELTA_MAX_FRACTION > self.chunk_len:
+            return None
+        segment = layout.encode_delta(offsets, self.codec.encode_chunk(arr[offsets]))
+        if ((rec.nbytes if rec and not merge else 0) + len(segment)) * DELTA_MAX_FRACTION > stored:
+            return None
+        return segment, merge
+
+    def _put_deltas(self, segments: dict[int, tuple[bytes, bool]]) -> None:
+        """Write one new delta object holding ``segments`` (chunk -> (segment, replaces the live ones)) and
+        record them (live in this process at once, for other readers once the next root is committed)."""
+        name = uuid.uuid4().hex[:16]
+        refs, offset = {}, 0
+        for c in sorted(segments):
+            refs[c] = (name, offset, len(segments[c][0]))
+            offset += len(segments[c][0])
+        self.store.put(layout.delta_key(self.path, name), b"".join(segments[c][0] for c in sorted(segments)))
+        for c, ref in refs.items():
+            base = self._bases[c][0]
+            rec = self.deltas.get(c)
+            if rec is None or rec.base != base or segments[c][1]:
+                if rec is not None:
+                    self._garbage.update(r[0] for r in rec.refs)
+                offsets = rec.offsets if rec is not None and rec.base == base else set()
+                rec = self.deltas[c] = _Deltas(base)
+                rec.offsets = set(offsets or ())
+            rec.refs.append(ref)
+            rec.nbytes += ref[2]
+            if rec.offsets is not None:
+                rec.offsets.update(self._changed.get(c, ()))
+            self._changed.pop(c, None)
+
+    def _write_whole(self, c: int, arr: np.ndarray) -> None:
+        """Write chunk ``c`` whole (its deltas folded in: they are no longer live)."""
+        data = self.codec.encode_chunk(arr)
+        checksummed = self.checksummed(creating=True)
+        if checksummed:
+            data = layout.with_crc(data)
+        self.store.put(self._key(c), data)
+        self._created(c)
+        self._bases[c] = (layout.chunk_base(data, checksummed), len(data))
+        self._changed.pop(c, None)
+        self._whole.discard(c)
+        self._drop_deltas(c)
+
+    def _drop_deltas(self, c: int) -> None:
+        rec = self.deltas.pop(c, None)
+        if rec is not None:
+            self._garbage.update(r[0] for r in rec.refs)
+
+    def stage_deltas(self) -> None:
+        """Before the cache is flushed: every dirty chunk whose changes fit a delta goes into one new delta
+        object (one object per array per flush, however many chunks changed)."""
+        segments, planned = {}, 0
+        for c in list(self._changed):
+            if self.cache.is_dirty(self._ckey(c)):
+                segment = self._delta_segment(c, self.cache.get(self._ckey(c)), planned)
+                if segment is not None:
+                    segments[c] = segment
+                    planned += c not in self.deltas
+        if segments:
+            self._put_deltas(segments)
+            for c in segments:
+                self.cache.mark_clean(self._ckey(c))
+
+    def compact(self) -> None:
+        """Write every chunk with live deltas or unwritten changes whole, its deltas folded in, so that no
+        delta is live afterwards (writes made meanwhile, by evictions, are whole too)."""
+        self._compacting = True
+        try:
+            for c in sorted(set(self.deltas) | set(self._changed) | self._whole):
+                if not self.cache.is_dirty(self._ckey(c)) and c not in self.deltas:
+                    self._changed.pop(c, None)
+                    self._whole.discard(c)
+                    continue
+                self._write_whole(c, self.chunk(c))
+                self.cache.mark_clean(self._ckey(c))
+        finally:
+            self._compacting = False
+
+    def delta_records(self) -> dict[str, str]:
+        """The live deltas as the root document records them."""
+        return layout.format_delta_records({c: (r.base, r.refs) for c, r in self.deltas.items()})
+
+    def load_delta_records(self, doc) -> None:
+        """Take the live deltas the committed root document records (CodecError when they do not parse)."""
+        self.deltas = {c: _Deltas(base, refs) for c, (base, refs) in layout.parse_delta_records(doc).items()}
+
+    def collect_garbage(self) -> None:
+        """After a root document that no longer refers to them was committed: delete dropped delta objects."""
+        live = {r[0] for rec in self.deltas.values() for r in rec.refs}
+        for name in sorted(self._garbage - live):
+            self.store.delete(layout.delta_key(self.path, name))
+        self._garbage.clear()
+
+    def sweep_deltas(self) -> None:
+        """Delete delta objects no record refers to (a writer killed before its flush committed them);
+        called by a writer that has just opened the dataset."""
+        keep = self._garbage | {r[0] for rec in self.deltas.values() for r in rec.refs}
+        for key in self.store.list(f"{self.path}/{layout.DELTA_DIR}"):
+            name = layout.delta_name(self.path, key)
+            if name is not None and name not in keep:
+                self.store.delete(key)
 
     def truncate(self, length: int, old_length: int) -> None:
-        """Forget samples at ``length`` and beyond: zero the tail of the edge chunk, delete later chunks."""
+        """Forget samples at ``length`` and beyond: zero the tail of the edge chunk (written whole, so its
+        deltas go), delete later chunks and their deltas."""
         c, o = divmod(length, self.chunk_len)
         if o:
             arr = self.chunk(c)
             arr[o:] = 0
-            self.cache.put(("c", self.path, c), arr, arr.nbytes + 100, writeback=self._writeback(c))
+            self._whole.add(c)
+            self._dirty(c, arr)
             c += 1
         last = (old_length - 1) // self.chunk_len if old_length else -1
         self._deleting(range(c, last + 1))
-        for k in range(c, last + 1):
-            self.cache.discard(("c", self.path, k))
+        for k in sorted(set(range(c, last + 1)) | {k for k in self.deltas if k >= c}):
+            self.cache.discard(self._ckey(k))
             self.store.delete(self._key(k))
+            self._bases.pop(k, None)
+            self._changed.pop(k, None)
+            self._drop_deltas(k)
 
 
 _PREFETCH = LazyPool(4, "hubfs-prefetch")

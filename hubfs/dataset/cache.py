@@ -79,6 +79,13 @@ class Cache:
         for key in [k for table in (self._clean, self._dirty) for k in table if predicate(k)]:
             self._pop(key)
 
+    def mark_clean(self, key: Hashable) -> None:
+        """The entry's writes reached the store another way: keep it cached, clean, without its writeback."""
+        entry = self._dirty.pop(key, None)
+        if entry is not None:
+            entry.writeback = None
+            self._clean[key] = entry
+
     def is_dirty(self, key: Hashable) -> bool:
         """True while the entry holds writes not yet in the store."""
         return key in self._dirty

@@ -14,10 +14,12 @@ process that unpickles it, after the pickling one has flushed.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import sys
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -33,13 +35,14 @@ from hubfs.dataset.tensor import TensorEngine
 from hubfs.dataset.versions import (DEFAULT_BRANCH, Branch, Commit, CommitStore, Position, Versions,
                                     check_branch_name, new_id)
 from hubfs.dataset.view import DatasetView, TensorView, Write
-from hubfs.errors import (AddressNotFound, CorruptionError, DatasetClosedError, DatasetNotFoundError, IndexOutOfRangeError,
+from hubfs.errors import (AddressNotFound, CodecError, CorruptionError, DatasetClosedError, DatasetNotFoundError,
+                          IndexOutOfRangeError,
                           LockedError, MissingArgumentError, NotADatasetError, ReadOnlyError, SampleError, SchemaError,
                           SchemaMismatchError, VersionError,
                           ShapeLengthError, ShapeMismatchError, StoreError, TensorNotFoundError)
 
 DEFAULT_CACHE = 1 << 26  # 64 MiB, Hub 1.x's default
-FORMAT = 1
+FORMAT = 2  # the newest format this engine reads: 2 while deltas are live (the root records them), else 1
 MODES = ("r", "r+", "a", "a+", "w", "w+", None)
 _STATES: dict[str, "_State"] = {}  # url -> the open state of that dataset in this process
 _STATES_LOCK = threading.RLock()
@@ -82,11 +85,21 @@ class _State:
             raise NotADatasetError(f"{self.url} is a zarr {doc.get('node_type', 'node')} but not a hubfs dataset; it was left untouched")
         return attrs
 
+    def delta_arrays(self) -> list:
+        """Every array that keeps deltas (the chunked layout's)."""
+        return [arr for engine in self.tensors.values() for arr in engine.chunked_arrays()]
+
     def root_doc(self) -> bytes:
-        attrs = {"format": FORMAT, "length": self.length, "schema": schema_mod.to_json(self.schema),
+        deltas = {arr.path: arr.delta_records() for arr in self.delta_arrays() if arr.deltas}
+        # Format 2 only while deltas are live: an engine that cannot apply them refuses the dataset rather
+        # than reading stale values; a compacted dataset is format 1, as every dataset written before.
+        attrs = {"format": FORMAT if deltas else 1, "length": self.length,
+                 "schema": schema_mod.to_json(self.schema),
                  "meta_information": self.meta_information, "generation": self.generation}
         if self.name is not None:
             attrs["name"] = self.name
+        if deltas:
+            attrs["deltas"] = deltas
         return layout.group_doc({"hubfs": attrs})
 
     def write_root(self) -> None:
@@ -176,12 +189,32 @@ class _State:
         self.name = attrs.get("name")
         self.generation = generation
         self.tensors = {key: TensorEngine(key, t, self.store, self.cache) for key, t in self.schema.items()}
+        deltas = attrs.get("deltas", {})
+        try:
+            if not isinstance(deltas, dict):
+                raise CodecError("the delta records are not an object")
+            for arr in self.delta_arrays():
+                arr.load_delta_records(deltas.get(arr.path, {}))
+                arr.records_source = functools.partial(_stored_delta_records, weakref.ref(self), arr.path)
+        except CodecError as exc:
+            raise corrupt(str(exc)) from exc
         self.root_written = self.root_doc()
+
+    def stored_delta_records(self, array: str) -> Any:
+        """The delta records of ``array`` in the stored root as it is now (a reader whose deltas a writer
+        merged or compacted away re-reads them); None in the writer, whose own records are the truth."""
+        if self.writer.held:
+            return None
+        attrs = self.read_attrs()
+        deltas = attrs.get("deltas") if isinstance(attrs, dict) else None
+        return deltas.get(array, {}) if isinstance(deltas, dict) else {}
 
     def clear_leftovers(self) -> None:
         """A writer killed earlier may have left samples past the committed length: clear them, so growing
         the dataset later shows empty samples, not leftovers."""
         found = [f for engine in self.tensors.values() for f in engine.clear_beyond(self.length)]
+        for arr in self.delta_arrays():
+            arr.sweep_deltas()  # delta objects of a flush that never committed
         self.cache.flush()
         for finding in found:  # the writer's recovery says what it found
             print(f"hubfs: opening {self.url} for writing: {finding}", file=sys.stderr)
@@ -206,11 +239,23 @@ class _State:
                                      f"use resize_shape() to change it, or mode='w' to overwrite")
 
     # -- durability --------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Write everything cached: data, then array metadata, then length, schema and meta_information."""
+    def flush(self, compact: bool = False) -> None:
+        """Write everything cached: data (changed samples of stored chunks as deltas, or with ``compact``
+        every chunk that has deltas whole), then array metadata, then length, schema, meta_information
+        and the live deltas; then delete the delta objects that root no longer refers to."""
         with self.lock:
             if self.writer.held:
                 self.writer.check()  # a writer whose lease lapsed writes nothing more
+            arrays = self.delta_arrays()
+            if compact and self.writer.held and any(arr.deltas for arr in arrays):
+                # Compaction rewrites chunks this flush did not change: first make sure no other writer
+                # took the lock over (a round trip; the root's write checks again, fenced).
+                self.writer.verify()
+            for arr in arrays:
+                if compact:
+                    arr.compact()
+                else:
+                    arr.stage_deltas()
             self.cache.flush()
             if self.length == self.committed:  # chunks created since: their arrays' zarr.json record them
                 for engine in self.tensors.values():
@@ -230,8 +275,10 @@ class _State:
                 self.write_root()
                 self.committed = self.length
                 self.shrunk_to = None
-            elif self.root_doc() != self.root_written:  # meta_information or name edited in place
+            elif self.root_doc() != self.root_written:  # meta_information, name or live deltas changed
                 self.write_root()
+            for arr in arrays:
+                arr.collect_garbage()
 
     def close_now(self, writing: bool) -> bool:
         """Flush and release for a dropped Dataset object, if no other thread holds the locks that needs
@@ -271,6 +318,23 @@ class _State:
                 self.store.close()
                 if _STATES.get(self.key) is self:
                     del _STATES[self.key]
+
+
+def _stored_delta_records(state: "weakref.ref[_State]", array: str) -> Any:
+    """``records_source`` of an array: through a weak reference, so no cycle keeps a state (and its
+    cache) alive after its last Dataset object is gone."""
+    s = state()
+    return None if s is None else s.stored_delta_records(array)
+
+
+def _visible(root: bytes | None) -> Any:
+    """What ``stale()`` compares of a root document: length, schema, meta_information, name (a flush that
+    only recorded deltas is a change of values, picked up by ``refresh()``)."""
+    try:
+        attrs = json.loads(root)["attributes"]["hubfs"]
+        return {k: v for k, v in attrs.items() if k not in ("deltas", "generation", "format")}
+    except (TypeError, ValueError, KeyError):
+        return root
 
 
 def _state_key(url: str) -> str:
@@ -661,9 +725,12 @@ class Dataset:
     # -- durability --------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything cached to the store: data, then array metadata, then length and schema."""
+        self._flush()
+
+    def _flush(self, compact: bool = False) -> None:
         if self.read_only or self._closed or self._s.deleted or self._s.pid != os.getpid():
             return
-        self._s.flush()
+        self._s.flush(compact)
 
     save = flush
 
@@ -705,7 +772,7 @@ class Dataset:
         self._writable()
         s = self._s
         with s.lock:
-            s.flush()
+            s.flush(compact=True)  # versions hold standard chunks only: no commit records a delta
             b = self._head()
             commit_id = self._versions.seal(b, message, s.length, self._top_groups())
         if self._pos is not None:
@@ -728,6 +795,7 @@ class Dataset:
             check_branch_name(address)
             here = self._pos if self._pos is not None else Position(DEFAULT_BRANCH, self._head().head, "", None)
             with self._s.lock:
+                self._flush(compact=True)  # the new tree starts from standard chunks
                 b = self._versions.create_branch(address, here, self._top_groups())
             at = Position(b.name, b.head, b.tree, None)
         mode = "r" if self.read_only and not self._detached else ("r+" if self.mode == "w" else self.mode)
@@ -775,7 +843,7 @@ class Dataset:
         """True when another process has flushed a new length, schema or meta_information since this object
         last read them (one small read of the root document); ``refresh()`` picks the change up."""
         self._readable()
-        return self._s.store.get(layout.ZARR_JSON) != self._s.root_written
+        return _visible(self._s.store.get(layout.ZARR_JSON)) != _visible(self._s.root_written)
 
     def close(self) -> None:
         """Flush and release the writer lock; later reads still work, writes raise DatasetClosedError."""
@@ -783,7 +851,7 @@ class Dataset:
             return
         writing = not self.read_only
         try:
-            self.flush()
+            self._flush(compact=True)  # a closed dataset has no live deltas: plain zarr reads it exactly
         finally:
             self._closed = True
             self.read_only = True
@@ -971,7 +1039,7 @@ def _flush_open_datasets() -> None:
         if state.pid != os.getpid() or not state.writers or state.deleted:
             continue
         try:
-            state.flush()
+            state.flush(compact=True)  # as close() would
         except Exception as exc:  # report, keep flushing the others
             import sys
 

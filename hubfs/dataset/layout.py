@@ -210,3 +210,86 @@ def vlen_payload(chunk: bytes | memoryview, checksum: bool = False) -> bytes:
     if count != 1 or size != n - 8:
         raise CodecError("inner chunk is not one vlen-bytes element")
     return bytes(view[8:n])
+
+
+# -- deltas of the chunked layout (doc/DESIGN.md, "Deltas") --------------------------------------------
+DELTA_DIR = "d"  # <array>/d/<name>: delta objects beside the array's chunks (zarr reads only <array>/c/...)
+_DELTA_NAME_LEN = 16
+
+
+def delta_key(array: str, name: str) -> str:
+    """Key of delta object ``name`` of ``array``."""
+    return f"{array}/{DELTA_DIR}/{name}"
+
+
+def delta_name(array: str, key: str) -> str | None:
+    """The name of the delta object ``key`` of ``array``, or None when ``key`` is no delta object."""
+    prefix = f"{array}/{DELTA_DIR}/"
+    name = key[len(prefix):] if key.startswith(prefix) else ""
+    return name if _is_delta_name(name) else None
+
+
+def _is_delta_name(name: str) -> bool:
+    return len(name) == _DELTA_NAME_LEN and all(ch in "0123456789abcdef" for ch in name)
+
+
+def chunk_base(data: bytes | memoryview, checksummed: bool) -> int:
+    """The identity of a stored chunk that deltas are recorded against: its trailing crc32c (when its
+    array is checksummed), else the crc32c of its bytes. Any rewrite of the chunk changes it."""
+    if checksummed:
+        return struct.unpack_from("<I", data, len(data) - CRC_NBYTES)[0] if len(data) >= CRC_NBYTES else 0
+    return crc32c(data)
+
+
+def encode_delta(offsets: list[int], payload: bytes) -> bytes:
+    """One chunk's segment of a delta object: ``<I`` count, ``<I`` offset of each changed sample in the
+    chunk (ascending), the samples' bytes encoded as the chunk's codecs encode a chunk of them, then the
+    crc32c of all of it."""
+    head = struct.pack(f"<{len(offsets) + 1}I", len(offsets), *offsets)
+    return with_crc(head + payload)
+
+
+def decode_delta(segment: bytes | memoryview, chunk_len: int) -> tuple[list[int], memoryview]:
+    """(offsets, payload) of a segment, its crc32c checked (CodecError when it does not parse)."""
+    body = strip_crc(segment)
+    if len(body) < 4:
+        raise CodecError("delta segment is too short")
+    count = struct.unpack_from("<I", body, 0)[0]
+    if count == 0 or len(body) < 4 * (count + 1):
+        raise CodecError(f"delta segment announces {count} samples it does not hold")
+    offsets = list(struct.unpack_from(f"<{count}I", body, 4))
+    if any(o >= chunk_len for o in offsets) or offsets != sorted(set(offsets)):
+        raise CodecError("delta segment's sample offsets are out of order or outside the chunk")
+    return offsets, body[4 * (count + 1):]
+
+
+DeltaRef = tuple  # (object name, offset, nbytes) of one segment
+
+
+def format_delta_records(records: dict[int, tuple[int, list[DeltaRef]]]) -> dict[str, str]:
+    """The root document's form of an array's live deltas: chunk number -> ``"<base> <name>:<offset>:
+    <nbytes> ..."`` (one line per chunk however the document is indented), segments oldest first."""
+    return {str(c): " ".join([str(base)] + [f"{n}:{o}:{k}" for n, o, k in refs])
+            for c, (base, refs) in sorted(records.items())}
+
+
+def parse_delta_records(doc) -> dict[int, tuple[int, list[DeltaRef]]]:
+    """Inverse of ``format_delta_records`` (CodecError when it does not parse)."""
+    if not isinstance(doc, dict):
+        raise CodecError("delta records are not an object")
+    out = {}
+    for chunk, line in doc.items():
+        try:
+            base, *refs = str(line).split(" ")
+            parsed = []
+            for ref in refs:
+                name, off, n = ref.split(":")
+                if not _is_delta_name(name) or int(off) < 0 or int(n) <= 0:
+                    raise ValueError(ref)
+                parsed.append((name, int(off), int(n)))
+            if not parsed or not str(chunk).isdigit():
+                raise ValueError(chunk)
+            out[int(chunk)] = (int(base), parsed)
+        except ValueError as exc:
+            raise CodecError(f"delta record of chunk {chunk!r} does not parse ({exc})") from None
+    return out

@@ -59,6 +59,11 @@ class TensorEngine:
             docs[f"{self.present.path}/zarr.json"] = self.present.doc(length)
         return docs
 
+    # -- deltas (chunked layout: doc/DESIGN.md, "Deltas") ---------------------------------------------
+    def chunked_arrays(self) -> list[ChunkedArray]:
+        """The arrays of this tensor that keep deltas (none in the sample layout)."""
+        return [self.data, self.present] if self.chunked else []
+
     # -- reads -------------------------------------------------------------------------------------
     def has_value(self, i: int) -> bool:
         if self.chunked:

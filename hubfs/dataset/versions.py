@@ -398,28 +398,38 @@ def open_versions(url: str, token: Any = None) -> Versions:
 
 def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> dict:
     """Which samples of which tensors differ between two versions, from their manifests and store tokens
-    (object identities) and array metadata only, never from sample data. A sample is reported when the
-    chunk or shard holding it differs, so the list is exact at the storage layout's granularity and may
-    include unchanged neighbours of a changed sample in the same chunk."""
+    (object identities), array metadata and a working head's live delta records only, never from sample
+    data. A sample is reported when the chunk or shard holding it (or its deltas) differs, so the list is
+    exact at the storage layout's granularity and may include unchanged neighbours of a changed sample in
+    the same chunk."""
     sa, sb = _side(versions, a), _side(versions, b)
     attrs_a, attrs_b = sa.attrs(url), sb.attrs(url)
     keys_a, keys_b = set(_flat_keys(attrs_a.get("schema", {}))), set(_flat_keys(attrs_b.get("schema", {})))
     la, lb = int(attrs_a.get("length", 0)), int(attrs_b.get("length", 0))
     changed: dict[str, set[int]] = {}
     common = sorted(keys_a & keys_b)
+
+    def mark(tensor: str, array: str, number: int, side: _Side) -> None:
+        size = layout.samples_per_chunk(side.read(f"{array}/{layout.ZARR_JSON}"))
+        if size is not None:
+            first = number * size
+            changed.setdefault(tensor, set()).update(range(first, min(first + size, max(la, lb))))
+
     for key in sorted(set(sa.identity) | set(sb.identity)):
         if key.endswith(layout.ZARR_JSON) or sa.identity.get(key) == sb.identity.get(key):
             continue
         tensor = layout.tensor_of(key, common)
         chunk = layout.sample_chunk(key, tensor) if tensor else None
-        if chunk is None:
-            continue
-        array, number = chunk
-        size = layout.samples_per_chunk((sb if key in sb.identity else sa).read(f"{array}/{layout.ZARR_JSON}"))
-        if size is None:
-            continue
-        first = number * size
-        changed.setdefault(tensor, set()).update(range(first, min(first + size, max(la, lb))))
+        if chunk is not None:
+            mark(tensor, *chunk, sb if key in sb.identity else sa)
+    # A working head may hold live deltas (commits never do): a chunk whose records differ changed too.
+    da, db = attrs_a.get("deltas") or {}, attrs_b.get("deltas") or {}
+    for array in sorted(set(da) | set(db)):
+        tensor = layout.tensor_of(array, common)
+        ra, rb = da.get(array) or {}, db.get(array) or {}
+        for number in sorted(set(ra) | set(rb)):
+            if tensor and str(number).isdigit() and ra.get(number) != rb.get(number):
+                mark(tensor, array, int(number), sb if number in rb else sa)
     for tensor in common:  # samples beyond the shorter length exist on one side only
         if la != lb:
             changed.setdefault(tensor, set()).update(range(min(la, lb), max(la, lb)))

@@ -117,6 +117,40 @@ def test_cp_replaces_an_image(mnt, url, mounter, tmp_path):
     ds.close()
 
 
+def test_an_image_written_into_chunks_is_a_delta_until_unmount(mounter, tmp_path):
+    """MNIST-like digits (lz4 chunks of 256): a replaced image.png is flushed (fsync) as a small delta
+    beside its chunk; readers see it at once, plain zarr after the unmount compacts it."""
+    import zarr
+    from hubfs.schema import Image as ImageType
+
+    url, n = str(tmp_path / "digits"), 512
+    rng = np.random.default_rng(5)
+    images = np.zeros((n, 28, 28), np.uint8)
+    for j in range(n):
+        y, x = rng.integers(6, 22, 2)
+        images[j, y - 5:y + 5, x - 3:x + 3] = rng.integers(100, 255, (10, 6))
+    ds = hubfs.Dataset(url, mode="w", shape=(n,), schema={"image": ImageType((28, 28))})
+    ds["image", 0:n] = images
+    ds.close()
+    chunk = os.path.join(url, "image/data/c/0/0/0")
+    before = open(chunk, "rb").read()
+    mnt = mounter(url)
+    with open(f"{mnt}/7/image.png", "wb") as f:
+        f.write(png_bytes(images[300]))
+        f.flush()
+        os.fsync(f.fileno())  # the dataset is flushed
+    assert open(chunk, "rb").read() == before  # not rewritten: the flush wrote a delta
+    deltas = os.path.join(url, "image/data/d")
+    assert len(os.listdir(deltas)) == 1 and os.path.getsize(os.path.join(deltas, os.listdir(deltas)[0])) < 1024
+    reader = hubfs.Dataset(url, mode="r")
+    assert np.array_equal(reader["image", 7].compute(), images[300])
+    reader.close()
+    assert np.array_equal(zarr.open_group(url, mode="r")["image/data"][7], images[7])  # the last compaction's
+    hubfs_cli("unmount", mnt)
+    assert not os.path.isdir(deltas) or os.listdir(deltas) == []
+    assert np.array_equal(zarr.open_group(url, mode="r")["image/data"][7], images[300])
+
+
 def test_python_open_write_fsync_is_durable_before_unmount(mnt, url):
     with open(f"{mnt}/2/label.txt", "w") as f:
         f.write("one\n")

@@ -24,6 +24,7 @@ from hubfs.errors import ClassLabelValueError, CodecError, CorruptionError, Samp
 # Bulk reads of per-sample codecs decode on threads (zlib, Pillow and lz4 release the GIL), one contiguous
 # slice per core, when the stored bytes are many enough to repay the hand-off (doc/DESIGN.md, "Parallel decode").
 PARALLEL_DECODE_MIN_BYTES = 256 << 10
+PARALLEL_DECODE_MIN_SAMPLE_BYTES = 16 << 10  # smaller samples decode mostly under the GIL: threads lose
 PARALLEL_DECODE = os.environ.get("HUBFS_PARALLEL_DECODE", "1") != "0"
 _DECODERS = LazyPool(os.cpu_count() or 1, "hubfs-decode")
 
@@ -124,10 +125,13 @@ class TensorEngine:
 
     def _decode_many(self, start: int, stored: list) -> list:
         """``_decode`` of samples ``start, start + 1, ...``: on the decode threads, a slice each, when the
-        bytes are many (see PARALLEL_DECODE_MIN_BYTES); else here."""
+        bytes are many and the samples large (see PARALLEL_DECODE_MIN_BYTES); else here."""
         workers = os.cpu_count() or 1
-        if not PARALLEL_DECODE or workers < 2 or len(stored) < 2 * workers or \
-                sum(len(d) for d in stored if d) < PARALLEL_DECODE_MIN_BYTES:
+        serial = not PARALLEL_DECODE or workers < 2 or len(stored) < 2 * workers
+        if not serial:
+            nbytes = sum(len(d) for d in stored if d)
+            serial = nbytes < PARALLEL_DECODE_MIN_BYTES or nbytes < PARALLEL_DECODE_MIN_SAMPLE_BYTES * len(stored)
+        if serial:
             return [self._decode(i, data) for i, data in enumerate(stored, start)]
 
         def decode_slice(lo: int, hi: int) -> list:

@@ -13,17 +13,20 @@ from hubfs.dataset import tensor as tensor_mod
 from hubfs.errors import CorruptionError
 from hubfs.schema import Image
 
-N = 64
+N = 32
 
 
-def images(n: int = N) -> np.ndarray:
+SIDE = 160  # noise: ~77 KB per PNG, ~24 KB per JPEG, over PARALLEL_DECODE_MIN_SAMPLE_BYTES
+
+
+def images(n: int = N, side: int = SIDE) -> np.ndarray:
     rng = np.random.default_rng(3)
-    return rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)  # noise: ~12 KB per PNG, over the threshold
+    return rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8)
 
 
-def make(path: str, compressor: str, dynamic: bool = False) -> np.ndarray:
-    data = images()
-    shape, max_shape = ((None, None, 3), (64, 64, 3)) if dynamic else ((64, 64, 3), None)
+def make(path: str, compressor: str, dynamic: bool = False, side: int = SIDE) -> np.ndarray:
+    data = images(side=side)
+    shape, max_shape = ((None, None, 3), (side, side, 3)) if dynamic else ((side, side, 3), None)
     ds = hubfs.Dataset(path, mode="w", shape=(N,), schema={"x": Image(shape, "uint8", max_shape=max_shape,
                                                                        compressor=compressor)})
     ds["x"] = data if not dynamic else list(data)
@@ -70,12 +73,19 @@ def test_small_reads_stay_on_the_calling_thread(tmp_path, threads_used):
     assert not any(name.startswith("hubfs-decode") for name in threads_used)
 
 
+def test_reads_of_small_samples_stay_on_the_calling_thread(tmp_path, threads_used):
+    make(str(tmp_path / "ds"), "png", side=16)  # ~800 B a PNG: decoding is mostly under the GIL
+    with hubfs.Dataset(str(tmp_path / "ds"), mode="r") as ds:
+        ds["x", 0:N].compute()
+    assert not any(name.startswith("hubfs-decode") for name in threads_used)
+
+
 def test_a_corrupt_sample_in_a_parallel_read_is_named(tmp_path):
     path = str(tmp_path / "ds")
     make(path, "png")
     with hubfs.Dataset(path, mode="r") as ds:
-        good = ds.read_stored("x", 40)
-    # Corrupt sample 40's PNG body inside its shard (past the crc32c would be caught too: flip its pixels)
+        good = ds.read_stored("x", 20)
+    # Corrupt sample 20's PNG body inside its shard (past the crc32c would be caught too: flip its pixels)
     shard = os.path.join(path, "x", "data", "c", "0")
     blob = bytearray(open(shard, "rb").read())
     at = blob.find(good)
@@ -85,7 +95,7 @@ def test_a_corrupt_sample_in_a_parallel_read_is_named(tmp_path):
     with hubfs.Dataset(path, mode="r") as ds:
         with pytest.raises(CorruptionError) as err:
             ds["x", 0:N].compute()
-    assert "tensor 'x', sample 40" in str(err.value)
+    assert "tensor 'x', sample 20" in str(err.value)
 
 
 def _bulk_in_child(path: str, q) -> None:

@@ -165,6 +165,18 @@ class WriterLock:
 
     def acquire(self) -> None:
         """Take the lock or raise LockedError naming the holder. StoreError when the store is not writable."""
+        # Known as a live holder of this process before its lease object exists: a taker in another thread
+        # that finds that object must not judge it stale (its token not yet in _HELD) and take over too.
+        owner = self._owner()
+        if owner is not None:
+            _HELD[self.token] = owner
+        try:
+            self._acquire()
+        except BaseException:
+            _HELD.pop(self.token, None)
+            raise
+
+    def _acquire(self) -> None:
         for _ in range(5):
             started = time.monotonic()
             found = numbers(self.store)
@@ -185,9 +197,6 @@ class WriterLock:
                 continue
             with self._mutex:
                 self.held, self.lost, self.number, self._renewed = True, None, mine, started
-            owner = self._owner()
-            if owner is not None:
-                _HELD[self.token] = owner
             self._clean_below(mine)
             self._start_heartbeat()
             return

@@ -238,6 +238,35 @@ def test_a_number_recreated_after_clean_up_is_not_the_lock(lock_store, monkeypat
     b.verify()
 
 
+def test_a_taker_in_the_same_process_right_after_a_create_sees_a_live_holder(lock_store, monkeypatch):
+    # The interleaving the racing test below hits now and then, made certain: writer W has just created its
+    # lease object (and not yet returned from acquire) when another writer of this process looks at it.
+    from hubfs.dataset.lock import WriterLock
+
+    monkeypatch.setenv("HUBFS_HOST", "host-b")
+    w_owner, t_owner = _Owner(), _Owner()
+    w, t = WriterLock(lock_store, w_owner), WriterLock(lock_store, t_owner)
+    real = lock_store.put_if_absent
+    outcome = []
+
+    def put_then_race(key, data):
+        created = real(key, data)
+        if created and not outcome:
+            try:
+                t.acquire()
+                outcome.append("also took it")
+            except LockedError:
+                outcome.append("locked")
+        return created
+
+    monkeypatch.setattr(lock_store, "put_if_absent", put_then_race)
+    w.acquire()
+    monkeypatch.setattr(lock_store, "put_if_absent", real)
+    assert outcome == ["locked"]
+    w.verify()
+    w.release()
+
+
 def test_racing_takers_of_a_lapsed_lease_one_wins(lock_store, monkeypatch):
     import threading
 

@@ -168,17 +168,25 @@ class ImageCodec(Codec):
 
 
 _REGISTRY: dict[str | None, Codec] = {}
+_SIGNATURES: tuple[bytes, ...] = ()  # of the image codecs; kept by register/unregister (read per sample)
+
+
+def _registered() -> None:
+    global _SIGNATURES
+    _SIGNATURES = tuple(c.signature for c in image_codecs().values())
 
 
 def register(codec: Codec) -> Codec:
     """Make ``codec`` nameable by schemas (its ``name``); returns it."""
     _REGISTRY[codec.name] = codec
+    _registered()
     return codec
 
 
 def unregister(name: str | None) -> None:
     """Forget the codec ``name`` (datasets that use it no longer open)."""
     _REGISTRY.pop(name, None)
+    _registered()
 
 
 def get(name: str | None) -> Codec:
@@ -202,7 +210,7 @@ def image_codecs() -> dict[str, Codec]:
 def image_signatures() -> tuple[bytes, ...]:
     """The file signatures of every image codec (a sample of an image tensor that starts with none of
     them is stored raw: an empty image)."""
-    return tuple(c.signature for c in image_codecs().values())
+    return _SIGNATURES
 
 
 def by_extension(extension: str) -> Codec | None:

@@ -58,6 +58,12 @@ class Codec:
         CodecError unless they are ``nbytes`` long."""
         return _sized(bytearray(data), nbytes)
 
+    def decode_chunk_into(self, data: bytes | memoryview, out: memoryview) -> None:
+        """``decode_chunk`` into ``out`` (writable, contiguous bytes: a slice of a bulk read's result),
+        CodecError unless the chunk is exactly ``len(out)`` bytes. Codecs that can decompress in place
+        override this; the default copies once more."""
+        out[:] = self.decode_chunk(data, len(out))
+
 
 def _sized(raw: bytearray, nbytes: int) -> bytearray:
     if len(raw) != nbytes:
@@ -110,18 +116,21 @@ class _LZ4(_Compressing):
         return bytes(Blosc(**self.CHUNK, shuffle=shuffle).encode(array))
 
     def decode_chunk(self, data: bytes | memoryview, nbytes: int) -> bytearray:
-        # Decompressed straight into the chunk's buffer: its size is in the blosc header (bytes 4..8).
+        out = bytearray(nbytes)
+        self.decode_chunk_into(data, memoryview(out))
+        return out
+
+    def decode_chunk_into(self, data: bytes | memoryview, out: memoryview) -> None:
+        # Decompressed straight into ``out``: the chunk's size is in the blosc header (bytes 4..8).
         if len(data) < 16:
             raise CodecError(f"corrupt lz4 chunk: {len(data)} bytes, shorter than a blosc header")
         size = struct.unpack_from("<I", data, 4)[0]
-        if size != nbytes:
-            raise CodecError(f"{size} bytes decoded, {nbytes} expected")
-        out = bytearray(nbytes)
+        if size != len(out):
+            raise CodecError(f"{size} bytes decoded, {len(out)} expected")
         try:
             self._blosc_decoder.decode(data, out=out)
         except Exception as exc:
             raise CodecError(f"corrupt lz4 chunk: {exc}") from exc
-        return out
 
 
 class _Zstd(_Compressing):

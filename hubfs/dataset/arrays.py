@@ -23,7 +23,7 @@ from hubfs.codecs.registry import Codec
 from hubfs.dataset import layout
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.stores import Store
-from hubfs.dataset.threads import LazyPool
+from hubfs.dataset import threads
 from hubfs.errors import CodecError, CorruptionError, StoreError
 
 
@@ -143,6 +143,7 @@ DELTA_MAX_FRACTION = 4  # a chunk's live deltas stay within 1/4 of its stored by
 DELTA_MAX_COUNT = 8  # live delta segments per chunk (one ranged read each when the chunk is read); the
 # flush that would pass it writes one segment of every sample changed since the chunk was written instead
 DELTA_MAX_CHUNKS = 64  # chunks of one array with live deltas (their records are in every root write)
+PARALLEL_READ_MIN_BYTES = 4 << 20  # a local bulk read of chunks splits over the cores from this size
 _LOAD_ATTEMPTS = 4  # reads of a chunk whose deltas a writer keeps deleting under a reader
 
 
@@ -261,7 +262,7 @@ class ChunkedArray(_Array):
             return self.store.get(layout.delta_key(self.path, ref[0]), ref[1], ref[1] + ref[2])
 
         if self.store.remote and len(refs) > 1:
-            return list(_PREFETCH.get().map(one, refs))
+            return list(threads.FETCHERS.get().map(one, refs))
         return [one(ref) for ref in refs]
 
     def _apply(self, c: int, arr: np.ndarray, segment: bytes, ref: tuple) -> list[int]:
@@ -290,16 +291,58 @@ class ChunkedArray(_Array):
         return self.chunk(c)[o]
 
     def get_range(self, start: int, stop: int) -> np.ndarray:
-        parts = []
+        """Samples [start, stop) as one new array. Chunks the range covers whole, that are neither cached
+        nor under deltas, are decompressed straight into the result (one copy out of the store, none
+        through the cache), on the decode threads when they are many; the others come from ``chunk``."""
+        out = np.empty((max(0, stop - start),) + self.item_shape, self.dtype.newbyteorder("<"))
+        direct: list[tuple[int, np.ndarray]] = []
         i = start
         while i < stop:
             c, o = divmod(i, self.chunk_len)
             n = min(self.chunk_len - o, stop - i)
-            parts.append(self.chunk(c)[o:o + n])
+            dest = out[i - start:i - start + n]
+            arr = self.cache.get(("c", self.path, c))
+            if arr is None and n == self.chunk_len and c not in self.deltas:
+                direct.append((c, dest))
+            else:
+                dest[...] = (self.chunk(c) if arr is None else arr)[o:o + n]
             i += n
-        if not parts:
-            return np.zeros((0,) + self.item_shape, self.dtype)
-        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        if direct:
+            self._read_into(direct)
+        return out
+
+    def _read_into(self, direct: list[tuple[int, np.ndarray]]) -> None:
+        """Each chunk ``c`` of ``direct`` decoded into its ``dest``; zeros where it was never written."""
+        self.checksummed()  # read once, here, before any thread needs it
+
+        def read(lo: int, hi: int) -> list[int]:
+            absent = []
+            for c, dest in direct[lo:hi]:
+                data = self.store.get(self._key(c))
+                if data is None:
+                    absent.append(c)
+                    continue
+                try:
+                    self.codec.decode_chunk_into(layout.strip_crc(data) if self.checksummed() else data,
+                                                 memoryview(dest).cast("B"))
+                except CodecError as exc:
+                    raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
+            return absent
+
+        # Object-store requests wait on the network: four at a time. From a local store the work is memory
+        # copies (page cache, decompression) and crc: one slice per core once there is enough of it.
+        if self.store.remote:
+            parallel, pool = len(direct) > 1, threads.FETCHERS
+        else:
+            parallel = (threads.PARALLEL and threads.CORES > 1 and len(direct) >= 2 * threads.CORES
+                        and len(direct) * self._nbytes >= PARALLEL_READ_MIN_BYTES)
+            pool = threads.DECODERS
+        absent = threads.in_slices(len(direct), read, pool) if parallel else read(0, len(direct))
+        if absent:
+            dests = dict(direct)
+            for c in absent:
+                self._missing(c, f"chunk {c} ({self.samples(c)})")
+                dests[c][...] = 0
 
     def set(self, i: int, value) -> None:
         c, o = divmod(i, self.chunk_len)
@@ -464,9 +507,6 @@ class ChunkedArray(_Array):
             self._drop_deltas(k)
 
 
-_PREFETCH = LazyPool(4, "hubfs-prefetch")
-
-
 class SampleArray(_Array):
     """Sharded variable-length bytes array ``path``: shard ``s`` holds samples [s*S, (s+1)*S)."""
 
@@ -577,7 +617,7 @@ class SampleArray(_Array):
         buf = self.store.get_range(self._key(s), off, hi)
         self.cache.put(("b", self.path, s), (off, buf), len(buf) + 100)
         if self._read_ahead and s + 1 not in self._prefetching and self.cache.get(("i", self.path, s + 1)) is None:
-            self._prefetching[s + 1] = _PREFETCH.get().submit(self.store.get, self._key(s + 1))
+            self._prefetching[s + 1] = threads.FETCHERS.get().submit(self.store.get, self._key(s + 1))
 
     def _take_prefetched(self, s: int) -> np.ndarray | None:
         """Use a shard fetched in the background: cache its index and bytes (None if it failed)."""

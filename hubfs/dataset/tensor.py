@@ -7,7 +7,6 @@ fully validated and encoded before anything is changed.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -17,16 +16,14 @@ from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.stores import Store
-from hubfs.dataset.threads import LazyPool
+from hubfs.dataset import threads
 from hubfs.errors import ClassLabelValueError, CodecError, CorruptionError, SampleError, SampleShapeError, WrongShape
 
 
 # Bulk reads of per-sample codecs decode on threads (zlib, Pillow and lz4 release the GIL), one contiguous
-# slice per core, when the stored bytes are many enough to repay the hand-off (doc/DESIGN.md, "Parallel decode").
+# slice per core, when the stored bytes are many enough to repay the hand-off (doc/DESIGN.md, "Parallel decode and bulk reads").
 PARALLEL_DECODE_MIN_BYTES = 256 << 10
 PARALLEL_DECODE_MIN_SAMPLE_BYTES = 16 << 10  # smaller samples decode mostly under the GIL: threads lose
-PARALLEL_DECODE = os.environ.get("HUBFS_PARALLEL_DECODE", "1") != "0"
-_DECODERS = LazyPool(os.cpu_count() or 1, "hubfs-decode")
 
 
 class TensorEngine:
@@ -126,24 +123,13 @@ class TensorEngine:
     def _decode_many(self, start: int, stored: list) -> list:
         """``_decode`` of samples ``start, start + 1, ...``: on the decode threads, a slice each, when the
         bytes are many and the samples large (see PARALLEL_DECODE_MIN_BYTES); else here."""
-        workers = os.cpu_count() or 1
-        serial = not PARALLEL_DECODE or workers < 2 or len(stored) < 2 * workers
+        serial = not threads.PARALLEL or threads.CORES < 2 or len(stored) < 2 * threads.CORES
         if not serial:
             nbytes = sum(len(d) for d in stored if d)
             serial = nbytes < PARALLEL_DECODE_MIN_BYTES or nbytes < PARALLEL_DECODE_MIN_SAMPLE_BYTES * len(stored)
         if serial:
             return [self._decode(i, data) for i, data in enumerate(stored, start)]
-
-        def decode_slice(lo: int, hi: int) -> list:
-            return [self._decode(start + j, stored[j]) for j in range(lo, hi)]
-
-        bounds = np.linspace(0, len(stored), workers + 1).astype(int).tolist()
-        pool = _DECODERS.get()
-        futures = [pool.submit(decode_slice, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
-        values: list = []
-        for f in futures:
-            values.extend(f.result())  # the first slice's error first: the lowest failing index
-        return values
+        return threads.in_slices(len(stored), lambda lo, hi: [self._decode(start + j, stored[j]) for j in range(lo, hi)])
 
     def _remember(self, ckey: tuple, value: Any) -> None:
         if self._cache_decoded:

@@ -10,6 +10,7 @@ import pytest
 
 import hubfs
 from hubfs.dataset import tensor as tensor_mod
+from hubfs.dataset import threads
 from hubfs.errors import CorruptionError
 from hubfs.schema import Image
 
@@ -57,7 +58,7 @@ def test_a_bulk_read_decodes_on_threads_and_gives_what_one_thread_gives(tmp_path
     with hubfs.Dataset(str(tmp_path / "ds"), mode="r", cache=1 << 20) as ds:
         parallel = ds["x", 0:N].compute()
         assert any(name.startswith("hubfs-decode") for name in threads_used) == ((os.cpu_count() or 1) > 1)
-        monkeypatch.setattr(tensor_mod, "PARALLEL_DECODE", False)
+        monkeypatch.setattr(threads, "PARALLEL", False)
         serial = ds["x", 0:N].compute()
     for a, b in zip(parallel, serial):
         np.testing.assert_array_equal(a, b)

@@ -256,12 +256,13 @@ class _State:
                     arr.compact()
                 else:
                     arr.stage_deltas()
-            self.cache.flush()
-            if self.length == self.committed:  # chunks created since: their arrays' zarr.json record them
-                for engine in self.tensors.values():
-                    if engine.docs_dirty():
-                        for key, doc in engine.array_docs(self.length).items():
-                            self.store.put(key, doc)
+            with self.store.batch():  # data and array metadata durable together, before the root
+                self.cache.flush()
+                if self.length == self.committed:  # chunks created since: their arrays' zarr.json record them
+                    for engine in self.tensors.values():
+                        if engine.docs_dirty():
+                            for key, doc in engine.array_docs(self.length).items():
+                                self.store.put(key, doc)
             if self.length != self.committed:
                 if self.shrunk_to is not None:
                     # The new length first: from then on the data past it is invisible, then delete it.
@@ -269,9 +270,10 @@ class _State:
                     for engine in self.tensors.values():
                         engine.truncate(self.shrunk_to, self.committed)
                     self.cache.flush()
-                for engine in self.tensors.values():
-                    for key, doc in engine.array_docs(self.length).items():
-                        self.store.put(key, doc)
+                with self.store.batch():
+                    for engine in self.tensors.values():
+                        for key, doc in engine.array_docs(self.length).items():
+                            self.store.put(key, doc)
                 self.write_root()
                 self.committed = self.length
                 self.shrunk_to = None

@@ -144,6 +144,20 @@ class StoreContract:
         store.delete_prefix("")
         assert store.list() == []
 
+    def test_puts_inside_a_batch_are_read_at_once_and_a_failed_batch_still_raises(self, store: Store):
+        with store.batch():
+            for k in range(5):
+                store.put(f"b/{k}", b"v%d" % k)
+            assert store.get("b/3") == b"v3" and store.list("b") == [f"b/{k}" for k in range(5)]
+            with store.batch():  # nested: the outer one ends it
+                store.put("b/5", b"v5")
+        assert [store.get(f"b/{k}") for k in range(6)] == [b"v%d" % k for k in range(6)]
+        with pytest.raises(KeyError):
+            with store.batch():
+                store.put("c", b"kept")
+                raise KeyError("the caller's error, not the store's")
+        assert store.get("c") == b"kept"
+
 
 class TestEveryStore(StoreContract):
     @pytest.fixture
@@ -170,4 +184,32 @@ def test_local_delete_prefix_clears_temp_files_a_killed_writer_left(tmp_path):
     assert not orphan.parent.parent.exists() and kept.exists()
     store.delete_prefix("")
     assert not (tmp_path / "parts").exists()
+    store.close()
+
+
+@pytest.mark.parametrize("puts", [1, 3, 4, 40])
+def test_a_local_batch_syncs_once_for_many_puts_and_each_file_for_few(tmp_path, monkeypatch, puts):
+    """Inside ``batch`` no put fsyncs; at its end one syncfs of the file system makes many puts durable,
+    and fewer than SYNCFS_MIN_PUTS are fsync'd one by one (syncfs also waits for others' dirty data)."""
+    import os
+
+    from hubfs.dataset.stores import local
+
+    store = open_store(str(tmp_path / "s"))
+    calls = {"fsync": 0, "syncfs": 0}
+    real_fsync = os.fsync
+    monkeypatch.setattr(local.os, "fsync", lambda fd: calls.__setitem__("fsync", calls["fsync"] + 1) or real_fsync(fd))
+    if local._SYNCFS is None:
+        pytest.skip("no syncfs on this system")
+    real_syncfs = local._SYNCFS
+    monkeypatch.setattr(local, "_SYNCFS", lambda fd: calls.__setitem__("syncfs", calls["syncfs"] + 1) or real_syncfs(fd))
+    with store.batch():
+        for k in range(puts):
+            store.put(f"c/{k}", b"x" * 100)
+        store.delete("c/0")  # deleted again inside the batch: nothing to sync, no error
+        assert calls == {"fsync": 0, "syncfs": 0}
+    many = puts >= local.SYNCFS_MIN_PUTS
+    assert calls == {"fsync": 0 if many else puts - 1, "syncfs": 1 if many else 0}
+    store.put("d", b"y")  # outside a batch: fsync'd before it returns
+    assert calls["fsync"] == (0 if many else puts - 1) + 1
     store.close()

@@ -20,6 +20,8 @@ Semantics every store keeps:
 """
 from __future__ import annotations
 
+import contextlib
+
 import errno
 import hashlib
 from abc import ABC, abstractmethod
@@ -149,6 +151,13 @@ class Store(ABC):
 
     def forget(self, key: str) -> None:
         """Drop anything cached about ``key`` (an open file), so the next read sees its current version."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Puts of this thread inside the block are durable when it ends, not each on its own return (a
+        flush writes its data objects in a batch, then the root that commits them). Object stores make
+        each PUT durable anyway: there this does nothing."""
+        yield
 
     def close(self) -> None:
         """Release cached resources (open files)."""

@@ -182,6 +182,7 @@ class ChunkedArray(_Array):
         self._whole: set[int] = set()  # chunks whose next write must be whole (truncated: drop their deltas)
         self._garbage: set[str] = set()  # delta objects no record refers to any more: deleted after a commit
         self._compacting = False
+        self._last: tuple[int, int, Any] = (-1, -1, None)  # (chunk, cache version, its array): see get
         # Set by the dataset: the delta records of this array in the stored root as it is now, or None
         # when this process is the writer (readers re-read them when a writer deleted deltas under them).
         self.records_source: Callable[[], Any] | None = None
@@ -287,8 +288,15 @@ class ChunkedArray(_Array):
             raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
 
     def get(self, i: int) -> np.ndarray:
+        """Sample ``i`` (a view into its cached chunk). The chunk last used is remembered while the cache
+        is unchanged: a scan reads it sample by sample without a cache lookup each."""
         c, o = divmod(i, self.chunk_len)
-        return self.chunk(c)[o]
+        last_c, version, arr = self._last
+        if c == last_c and version == self.cache.version:
+            return arr[o]
+        arr = self.chunk(c)
+        self._last = (c, self.cache.version, arr)
+        return arr[o]
 
     def get_range(self, start: int, stop: int) -> np.ndarray:
         """Samples [start, stop) as one new array. Chunks the range covers whole, that are neither cached

@@ -34,6 +34,9 @@ class Cache:
         self._clean: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._dirty: OrderedDict[Hashable, _Entry] = OrderedDict()
         self.nbytes = 0
+        # Changes whenever an entry is added, replaced or dropped: a reader that remembers the value it
+        # got (a scan's current chunk) may use it again while the version is the one it saw.
+        self.version = 0
         self.hits = 0
         self.misses = 0
         self.writebacks = 0
@@ -59,6 +62,7 @@ class Cache:
         entry = self._clean.pop(key, None) or self._dirty.pop(key, None)
         if entry is not None:
             self.nbytes -= entry.nbytes
+            self.version += 1
         return entry
 
     def put(self, key: Hashable, value: Any, nbytes: int, writeback: Writeback | None = None) -> None:
@@ -69,6 +73,7 @@ class Cache:
         entry = _Entry(value, int(nbytes), writeback)
         (self._dirty if writeback is not None else self._clean)[key] = entry
         self.nbytes += entry.nbytes
+        self.version += 1
         self._evict(keep=key)
 
     def discard(self, key: Hashable) -> None:
@@ -109,6 +114,7 @@ class Cache:
         self._clean.clear()
         self._dirty.clear()
         self.nbytes = 0
+        self.version += 1
 
     def _evict(self, keep: Hashable) -> None:
         while self.nbytes > self.capacity:
@@ -118,6 +124,7 @@ class Cache:
                 return
             entry = table.pop(key)
             self.nbytes -= entry.nbytes
+            self.version += 1
             if entry.writeback is not None:
                 # Popped first: the writeback may itself put entries (a fresh shard index) and evict.
                 try:

@@ -512,6 +512,9 @@ class Dataset:
         except KeyError:
             raise TensorNotFoundError(f"no tensor {key!r} in {self.url}; tensors are {list(self._s.schema)}") from None
 
+    def has_tensor(self, key: str) -> bool:
+        return key in self._s.schema
+
     def _engine(self, key: str) -> TensorEngine:
         try:
             return self._s.tensors[key]
@@ -575,11 +578,14 @@ class Dataset:
     # -- the engine interface (views and the mount; every call takes the lock) ----------------------
     def read(self, key: str, i: int) -> Any:
         """The value of sample ``i`` of ``key`` (the caller owns it)."""
-        self._readable()
-        with self._s.lock:
-            value = self._engine(key).read(self._index(key, i))
+        s = self._s  # the hot path of single reads and scans: the checks of _readable/_engine/_index inline
+        if s.deleted:
+            self._readable()
+        with s.lock:
+            engine = s.tensors.get(key) or self._engine(key)
+            value = engine.read(i if type(i) is int and 0 <= i < s.length else self._index(key, i))
         # one element reads as it (a numpy scalar, a str, an object), not as a 0-d array
-        return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+        return value[()] if type(value) is np.ndarray and value.ndim == 0 else value
 
     def read_many(self, key: str, indices: Any) -> Any:
         """Values of samples ``indices`` (any order): one array for fixed shapes, else a list. Each run of

@@ -71,7 +71,8 @@ class TensorEngine:
     def read(self, i: int) -> Any:
         """The value of sample ``i`` (the empty value when it has none); the caller may modify it."""
         if self.chunked:
-            return self.data.get(i).copy()
+            value = self.data.get(i)
+            return value.copy() if type(value) is np.ndarray else value  # a numpy scalar is immutable
         ckey = ("s", self.key, i)
         value = self.cache.get(ckey)
         if value is None:

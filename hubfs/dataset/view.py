@@ -31,6 +31,7 @@ class Source(Protocol):
     def __len__(self) -> int: ...
     def keys(self) -> list[str]: ...
     def tensor_type(self, key: str) -> Tensor: ...
+    def has_tensor(self, key: str) -> bool: ...
     def read(self, key: str, i: int) -> Any: ...
     def read_many(self, key: str, indices: Any) -> Any: ...
     def sample_shape(self, key: str, i: int) -> tuple: ...
@@ -205,13 +206,9 @@ class DatasetView(_Lazy):
             yield DatasetView(self.ds, i, True, self.prefix, self.lazy)
 
     def _sub(self, item: Any) -> "TensorView | DatasetView":
-        if isinstance(item, str):  # sample["image"]: the common case of a scan, without parsing
+        if isinstance(item, str):  # a tensor's name, without parsing
             full = self.prefix + item.strip("/")
-            try:
-                self.ds.tensor_type(full)
-            except TensorNotFoundError:  # a group, or nothing: the general path says which
-                pass
-            else:
+            if self.ds.has_tensor(full):  # else a group, or nothing: the general path says which
                 return TensorView(self.ds, full, self._indices, self.scalar, (), self.lazy)
         sub = indexing.parse(item, one_sample=self.scalar)
         if sub.index is None:
@@ -230,6 +227,9 @@ class DatasetView(_Lazy):
         return DatasetView(self.ds, indices, scalar, full, self.lazy)
 
     def __getitem__(self, item: Any) -> Any:
+        if type(item) is str and self.ds.has_tensor(self.prefix + item):  # sample["image"]: a scan's every call
+            view = TensorView(self.ds, self.prefix + item, self._indices, self.scalar, (), self.lazy)
+            return view if self.lazy else view.compute()
         view = self._sub(item)
         return view if isinstance(view, DatasetView) and view.prefix == self.prefix else self._maybe_compute(view)
 

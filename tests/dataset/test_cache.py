@@ -128,3 +128,66 @@ def test_tiny_caches_still_work(url, open_ds, capacity):
     ds = open_ds(url, mode="r", cache=capacity)
     np.testing.assert_array_equal(ds["label", 0:20].compute(), np.arange(20) % 7)
     np.testing.assert_array_equal(ds["image", 19].compute(), noise(19))
+
+
+def test_the_version_changes_with_every_entry_added_replaced_or_dropped_only():
+    from hubfs.dataset.cache import Cache
+
+    cache = Cache(100)
+    seen = [cache.version]
+
+    def changed() -> bool:
+        seen.append(cache.version)
+        return seen[-1] != seen[-2]
+
+    cache.put("a", 1, 40)
+    assert changed()
+    cache.get("a"), cache.get("missing"), cache.is_dirty("a")
+    assert not changed()
+    cache.put("a", 2, 40, writeback=lambda v: None)  # replaced
+    assert changed()
+    cache.flush(), cache.mark_clean("a")  # the same value, clean now: still valid for who holds it
+    assert not changed()
+    cache.put("b", 3, 40)
+    cache.put("c", 4, 40)  # evicts "a"
+    assert changed() and cache.get("a") is None
+    cache.discard("b")
+    assert changed()
+    cache.clear()
+    assert changed()
+
+
+def test_a_scan_sees_edits_shrinks_and_refreshes_of_the_chunk_it_is_reading(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import hubfs
+
+    url = str(tmp_path / "ds")
+    schema = {"x": Tensor((4,), "int32", chunks=8)}
+    with hubfs.Dataset(url, mode="w", shape=(16,), schema=schema) as ds:
+        ds["x", 0:16] = np.arange(64, dtype="int32").reshape(16, 4)
+        assert ds["x", 1].compute().tolist() == [4, 5, 6, 7]  # chunk 0 remembered
+        ds["x", 2] = [9, 9, 9, 9]  # an edit of that chunk
+        assert ds["x", 2].compute().tolist() == [9, 9, 9, 9]
+        assert ds["x", 9].compute().tolist() == [36, 37, 38, 39]  # chunk 1 remembered
+        ds.resize_shape(2)
+        ds.resize_shape(16)  # samples 2.. were cut: they read empty, not as they were
+        assert ds["x", 9].compute().tolist() == [0, 0, 0, 0]
+        assert ds["x", 2].compute().tolist() == [0, 0, 0, 0] and ds["x", 1].compute().tolist() == [4, 5, 6, 7]
+        ds["x", 3] = [3, 3, 3, 3]
+    with hubfs.Dataset(url, mode="a", cache=200) as ds:  # room for one chunk (8 x 16 bytes) at a time
+        assert ds["x", 3].compute().tolist() == [3, 3, 3, 3]  # chunk 0 remembered
+        assert ds["x", 9].compute().tolist() == [0, 0, 0, 0]  # chunk 1 evicts chunk 0
+        ds["x", 4] = [5, 5, 5, 5]  # chunk 0 loaded again: another array than the one remembered
+        assert ds["x", 4].compute().tolist() == [5, 5, 5, 5]
+    reader = hubfs.Dataset(url, mode="r")
+    assert reader["x", 3].compute().tolist() == [3, 3, 3, 3]
+    code = f"import hubfs\nwith hubfs.Dataset({url!r}, mode='a') as ds:\n    ds['x', 3] = [7, 7, 7, 7]\n"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env)
+    reader.refresh()
+    assert reader["x", 3].compute().tolist() == [7, 7, 7, 7]
+    reader.close()

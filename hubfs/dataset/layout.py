@@ -17,6 +17,7 @@ from hubfs.errors import CodecError
 
 EMPTY = 0xFFFFFFFFFFFFFFFF  # shard index entry of an inner chunk that does not exist
 ZARR_JSON = "zarr.json"
+MASK_CODEC = "lz4"  # the codec of a chunked tensor's present mask
 CRC32C = {"name": "crc32c"}  # zarr v3's standard checksum codec: the bytes, then their crc32c as <u4
 CRC_NBYTES = 4
 # The crc32c of any bytes followed by their own crc32c (little-endian) is this constant: a CRC's residue.
@@ -140,6 +141,20 @@ def samples_per_chunk(array_doc: bytes | None) -> int | None:
     try:
         return int(json.loads(array_doc)["chunk_grid"]["configuration"]["chunk_shape"][0])
     except (TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def mask_chunk(data: bytes | None, array_doc: bytes | None, codec: Codec) -> np.ndarray | None:
+    """The marks of one stored chunk of a one-byte-a-sample array (a tensor's present mask), decoded as its
+    ``zarr.json`` says; None when it is missing or does not decode. Small enough to compare whole."""
+    size = samples_per_chunk(array_doc)
+    if data is None or size is None:
+        return None
+    try:
+        if array_checksummed(array_doc, "uint8", size):
+            data = strip_crc(data)
+        return np.frombuffer(codec.decode_chunk(data, size), dtype=np.uint8)
+    except CodecError:
         return None
 
 

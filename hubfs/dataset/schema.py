@@ -19,8 +19,9 @@ Shape = tuple  # of int | None
 _DEFAULT = object()  # "argument not given", so each type picks its own default compressor
 TEXT_DTYPE = "str"
 CHUNK_TARGET_BYTES = 256 << 10  # decoded size of one chunk (chunked layout): several fit a small cache
-SHARD_TARGET_BYTES = 8 << 20
-SMALL_IMAGE_BYTES = 1 << 20  # fixed-shape images up to this decoded size default to lz4 chunks (see Image)  # estimated stored size of one shard (sample layout)
+SHARD_TARGET_BYTES = 8 << 20  # estimated stored size of one shard (sample layout)
+PRESENT_CHUNK_SAMPLES = 4096  # at least this many present marks per chunk (chunked layout, new tensors)
+SMALL_IMAGE_BYTES = 1 << 20  # fixed-shape images up to this decoded size default to lz4 chunks (see Image)
 MAX_SAMPLES_PER_SHARD = 4096
 
 
@@ -47,6 +48,10 @@ class Tensor:
     default_compressor: str | None = "lz4"
     default_shape: Shape = (None,)
     default_dtype = "int64"
+
+    # Samples per chunk of the chunked layout's present mask, fixed when the tensor is created (None: as
+    # many as a data chunk, which datasets written before it was recorded have).
+    present_chunks: int | None = None
 
     def __init__(self, shape: Any = _DEFAULT, dtype: Any = _DEFAULT, max_shape: Any = None,
                  chunks: Any = None, compressor: Any = _DEFAULT):
@@ -158,6 +163,10 @@ class Tensor:
         """A copy with ``chunks`` fixed, as stored for a new tensor."""
         out = copy.copy(self)
         out.chunks = self.samples_per_chunk(cache_bytes)
+        if out.layout == "chunked" and out.present_chunks is None:
+            # Present marks are one byte a sample: a mask chunk as small as a data chunk of large samples
+            # (one 256x256x3 photo) would be one more object per sample written.
+            out.present_chunks = max(out.chunks, PRESENT_CHUNK_SAMPLES)
         return out
 
     # -- values ----------------------------------------------------------------------------------
@@ -203,6 +212,8 @@ class Tensor:
         out = {"type": self.kind, "shape": list(self.shape), "dtype": str(self.dtype),
                "max_shape": None if self.max_shape is None else list(self.max_shape),
                "chunks": self.chunks, "compressor": self.compressor}
+        if self.present_chunks is not None:
+            out["present_chunks"] = self.present_chunks
         out.update(self._extra_json())
         return out
 
@@ -214,6 +225,7 @@ class Tensor:
         if not isinstance(other, Tensor):
             return NotImplemented
         a, b = self.to_json(), other.to_json()
+        a.pop("present_chunks", None), b.pop("present_chunks", None)  # a storage detail, like chunks
         if a["chunks"] is None or b["chunks"] is None:
             a["chunks"] = b["chunks"] = None
         return a == b
@@ -681,6 +693,8 @@ def type_from_json(doc: Mapping[str, Any]) -> Tensor:
     obj.shape = tuple(obj.shape)
     obj.max_shape = tuple(doc["max_shape"]) if doc.get("max_shape") is not None else None
     obj.chunks = doc.get("chunks")
+    if doc.get("present_chunks") is not None:
+        obj.present_chunks = int(doc["present_chunks"])
     obj.compressor = doc.get("compressor")
     if "names" in doc or "num_classes" in doc:
         obj.class_names = doc.get("names")

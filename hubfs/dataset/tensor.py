@@ -16,7 +16,7 @@ from hubfs.dataset.arrays import ChunkedArray, SampleArray
 from hubfs.dataset.cache import Cache
 from hubfs.dataset.schema import ClassLabel, Tensor
 from hubfs.dataset.stores import Store
-from hubfs.dataset import threads
+from hubfs.dataset import layout, threads
 from hubfs.errors import ClassLabelValueError, CodecError, CorruptionError, SampleError, SampleShapeError, WrongShape
 
 
@@ -39,8 +39,8 @@ class TensorEngine:
         self.present: ChunkedArray | None = None
         if self.chunked:
             self.data = ChunkedArray(store, cache, f"{key}/data", schema.dtype, schema.shape, n, self.codec)
-            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (), n,
-                                        registry.get("lz4"))
+            self.present = ChunkedArray(store, cache, f"{key}/present", np.dtype("uint8"), (),
+                                        schema.present_chunks or n, registry.get(layout.MASK_CODEC))
         else:
             self.data = SampleArray(store, cache, f"{key}/data", n)
         self._cache_decoded = not self.codec.lossy  # lossy: the stored value differs from the written
@@ -248,12 +248,12 @@ class TensorEngine:
         """Remove what a crash may have left past the committed ``length``: values in the edge chunk and
         whole chunks or shards beyond it (written by eviction before the length that covers them).
         Returns what it found: those objects, and objects the arrays record as written that are missing."""
-        per = self.data.chunk_len if self.chunked else self.data.shard_len
-        edge_end = -(-length // per) * per
-        last = edge_end // per - 1
-        found = []
+        found, edge_end = [], length
         for arr in (self.data, self.present):
             if arr is not None:
+                per = arr.chunk_len
+                edge_end = max(edge_end, -(-length // per) * per)
+                last = -(-length // per) - 1
                 present = arr.chunk_numbers()
                 found += [f"{key} is missing (its array records it as written; its samples raise "
                           f"CorruptionError)" for key in arr.missing_chunks(present)]
@@ -262,12 +262,16 @@ class TensorEngine:
                         found.append(f"{arr.key_of(c * per)} was left past the committed length {length} "
                                      f"by a writer that stopped before committing: removed")
                         arr.truncate(c * per, (c + 1) * per)
-        for i in range(length, edge_end):
-            try:
-                if self.has_value(i):
-                    self.clear(i)
-            except CorruptionError:
-                break  # the edge chunk is missing (reported above): nothing of it is left to clear
+        try:
+            if self.chunked:  # the present marks say which: one read of the mask's edge chunk
+                marks = self.present.get_range(length, edge_end) if edge_end > length else ()
+                values = [length + int(k) for k in np.flatnonzero(marks)]
+            else:
+                values = [i for i in range(length, edge_end) if self.has_value(i)]
+            for i in values:
+                self.clear(i)
+        except CorruptionError:
+            pass  # the edge chunk is missing (reported above): nothing of it is left to clear
         return found
 
     def truncate(self, length: int, old_length: int) -> None:

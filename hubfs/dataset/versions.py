@@ -31,6 +31,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from hubfs.codecs import registry
 from hubfs.dataset import layout
 from hubfs.dataset.lock import is_lock_key
 from hubfs.dataset.stores import Store
@@ -399,9 +402,10 @@ def open_versions(url: str, token: Any = None) -> Versions:
 def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> dict:
     """Which samples of which tensors differ between two versions, from their manifests and store tokens
     (object identities), array metadata and a working head's live delta records only, never from sample
-    data. A sample is reported when the chunk or shard holding it (or its deltas) differs, so the list is
-    exact at the storage layout's granularity and may include unchanged neighbours of a changed sample in
-    the same chunk."""
+    data (but for the present masks' marks, a byte a sample, compared where their chunk differs). A sample
+    is reported when the chunk or shard holding it (or its deltas) differs, so the list is exact at the
+    storage layout's granularity and may include unchanged neighbours of a changed sample in the same
+    chunk."""
     sa, sb = _side(versions, a), _side(versions, b)
     attrs_a, attrs_b = sa.attrs(url), sb.attrs(url)
     keys_a, keys_b = set(_flat_keys(attrs_a.get("schema", {}))), set(_flat_keys(attrs_b.get("schema", {})))
@@ -415,12 +419,27 @@ def diff_positions(versions: Versions, a: Position, b: Position, url: str) -> di
             first = number * size
             changed.setdefault(tensor, set()).update(range(first, min(first + size, max(la, lb))))
 
+    def mark_present(tensor: str, array: str, number: int, key: str) -> None:
+        # A present mask's chunk covers thousands of samples at a byte each: the marks that differ say which.
+        doc = f"{array}/{layout.ZARR_JSON}"
+        ma, mb = (layout.mask_chunk(s.read(key) if key in s.identity else None, s.read(doc), lz4)
+                  for s in (sa, sb))
+        if ma is None or mb is None or len(ma) != len(mb):
+            mark(tensor, array, number, sb if key in sb.identity else sa)
+            return
+        first = number * len(ma)
+        changed.setdefault(tensor, set()).update(
+            i for i in (first + np.flatnonzero(ma != mb)).tolist() if i < max(la, lb))
+
+    lz4 = registry.get(layout.MASK_CODEC)
     for key in sorted(set(sa.identity) | set(sb.identity)):
         if key.endswith(layout.ZARR_JSON) or sa.identity.get(key) == sb.identity.get(key):
             continue
         tensor = layout.tensor_of(key, common)
         chunk = layout.sample_chunk(key, tensor) if tensor else None
-        if chunk is not None:
+        if chunk is not None and chunk[0] == f"{tensor}/present":
+            mark_present(tensor, *chunk, key)
+        elif chunk is not None:
             mark(tensor, *chunk, sb if key in sb.identity else sa)
     # A working head may hold live deltas (commits never do): a chunk whose records differ changed too.
     da, db = attrs_a.get("deltas") or {}, attrs_b.get("deltas") or {}

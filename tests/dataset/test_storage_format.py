@@ -126,3 +126,37 @@ def test_every_metadata_document_is_zarr_v3(path):
         meta = json.loads(doc.read_text())
         assert meta["zarr_format"] == 3 and meta["node_type"] in ("group", "array")
     assert not list(pathlib.Path(path).rglob("*.tmp"))
+
+
+def test_the_present_mask_is_chunked_coarser_than_large_samples_and_old_masks_keep_theirs(tmp_path, monkeypatch):
+    """A new chunked tensor records ``present_chunks`` (at least 4096 marks a chunk, so one-photo chunks do
+    not get a mask object each); a schema without it (written before) reads its mask in data chunks."""
+    import hubfs
+
+    url = str(tmp_path / "ds")
+    photos = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype="uint8")
+    with hubfs.Dataset(url, mode="w", shape=(6,), schema={"image": Image((64, 64, 3), chunks=1)}) as ds:
+        ds["image", 0:5] = photos[:5]
+    g = zarr.open_group(url, mode="r")
+    assert g["image/data"].chunks == (1, 64, 64, 3) and g["image/present"].chunks == (4096,)
+    assert sorted((tmp_path / "ds" / "image" / "present" / "c").iterdir()) == [tmp_path / "ds" / "image" / "present" / "c" / "0"]
+    assert g["image/present"][:].tolist() == [1, 1, 1, 1, 1, 0]
+
+    # The same dataset as an older hubfs wrote it: a mask chunked like its data, no present_chunks.
+    from hubfs.dataset import schema as schema_mod
+
+    old = str(tmp_path / "old")
+    monkeypatch.setattr(schema_mod, "PRESENT_CHUNK_SAMPLES", 1)
+    with hubfs.Dataset(old, mode="w", shape=(6,), schema={"image": Image((64, 64, 3), chunks=1)}) as ds:
+        ds["image", 0:5] = photos[:5]
+    monkeypatch.undo()
+    root = tmp_path / "old" / "zarr.json"
+    doc = json.loads(root.read_text())
+    del doc["attributes"]["hubfs"]["schema"]["image"]["present_chunks"]
+    root.write_text(json.dumps(doc))
+    with hubfs.Dataset(old, mode="a") as ds:
+        assert [ds.has_value("image", i) for i in range(6)] == [True] * 5 + [False]
+        ds["image", 5] = photos[5]
+        np.testing.assert_array_equal(ds["image", 0:6].compute(), photos)
+    g = zarr.open_group(old, mode="r")
+    assert g["image/present"].chunks == (1,) and g["image/present"][:].tolist() == [1] * 6

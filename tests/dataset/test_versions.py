@@ -294,3 +294,18 @@ def test_a_writer_killed_during_commits_leaves_every_commit_and_the_dataset_inta
     extra = last.commit("after the crashes")
     assert hubfs.Dataset(url, mode="r", version=extra)["x"].compute().tolist() == last["x"].compute().tolist()
     assert set(done.values()) <= {r.id for r in last.history()}
+
+
+def test_diff_reports_exactly_the_samples_whose_present_marks_changed(tmp_path):
+    """A present mask's chunk holds thousands of marks: diff compares them, so a zero written to a sample
+    that had no value (its data chunk unchanged, its mark set) is reported alone."""
+    url = str(tmp_path / "ds")
+    with hubfs.Dataset(url, mode="w", shape=(300,), schema={"x": Tensor((2,), "int32", chunks=100)}) as ds:
+        ds["x", 0:150] = np.ones((150, 2), "int32")
+        c1 = ds.commit("first")
+        ds["x", 200] = [0, 0]  # data stays zeros: only the mark changes
+        ds["x", 7] = [5, 5]
+        c2 = ds.commit("second")
+    changed = versions.diff(url, c1, c2)["changed"]["x"]
+    assert 200 in changed and 7 in changed
+    assert set(changed) <= set(range(0, 100)) | {200}  # 7's data chunk; of the mask, 200 alone

@@ -187,13 +187,16 @@ def test_local_delete_prefix_clears_temp_files_a_killed_writer_left(tmp_path):
     store.close()
 
 
-@pytest.mark.parametrize("puts", [1, 3, 4, 40])
-def test_a_local_batch_syncs_once_for_many_puts_and_each_file_for_few(tmp_path, monkeypatch, puts):
+@pytest.mark.parametrize("puts,others_dirty", [(1, 0), (3, 0), (4, 0), (40, 0), (40, 1 << 30)])
+def test_a_local_batch_syncs_once_for_many_puts_and_each_file_for_few(tmp_path, monkeypatch, puts, others_dirty):
     """Inside ``batch`` no put fsyncs; at its end one syncfs of the file system makes many puts durable,
-    and fewer than SYNCFS_MIN_PUTS are fsync'd one by one (syncfs also waits for others' dirty data)."""
+    and fewer than SYNCFS_MIN_PUTS, or a batch beside much dirty data of others (which syncfs would wait
+    for too), are fsync'd one by one."""
     import os
 
     from hubfs.dataset.stores import local
+
+    monkeypatch.setattr(local, "dirty_bytes", lambda: others_dirty + 100 * puts)
 
     store = open_store(str(tmp_path / "s"))
     calls = {"fsync": 0, "syncfs": 0}
@@ -208,7 +211,7 @@ def test_a_local_batch_syncs_once_for_many_puts_and_each_file_for_few(tmp_path, 
             store.put(f"c/{k}", b"x" * 100)
         store.delete("c/0")  # deleted again inside the batch: nothing to sync, no error
         assert calls == {"fsync": 0, "syncfs": 0}
-    many = puts >= local.SYNCFS_MIN_PUTS
+    many = puts >= local.SYNCFS_MIN_PUTS and others_dirty <= local.SYNCFS_MAX_OTHER_DIRTY
     assert calls == {"fsync": 0 if many else puts - 1, "syncfs": 1 if many else 0}
     store.put("d", b"y")  # outside a batch: fsync'd before it returns
     assert calls["fsync"] == (0 if many else puts - 1) + 1

@@ -3,8 +3,9 @@
 
 Durability: a put is on disk when it returns (its file fsync'd before the rename). Inside ``batch`` the
 puts of that thread are written and renamed at once and made durable together when the batch ends: by one
-``syncfs`` of the file system when there are several (a flush of many small objects pays one disk flush,
-not one each: doc/DESIGN.md, "Durable flushes"), else by an fsync of each.
+``syncfs`` of the file system when there are several and little else is waiting for writeback (a flush of
+many small objects pays one disk flush, not one each: doc/DESIGN.md, "Durable flushes"), else by an fsync
+of each.
 """
 from __future__ import annotations
 
@@ -26,7 +27,22 @@ from hubfs.dataset.stores.base import Store, check_range
 from hubfs.dataset.stores.options import cached
 
 _TEMP = re.compile(r"\.[0-9a-f]{12}\.tmp$")  # a put or create under way: not a key yet
-SYNCFS_MIN_PUTS = 4  # a batch of fewer puts fsyncs each: syncfs also waits for other writers' dirty data
+SYNCFS_MIN_PUTS = 4  # a batch of fewer puts fsyncs each
+# syncfs writes back every dirty page of the file system, other processes' too: past this much dirty data
+# that is not the batch's (the kernel's count, all file systems), fsyncs of the batch's files cost less.
+SYNCFS_MAX_OTHER_DIRTY = 64 << 20
+
+
+def dirty_bytes() -> int | None:
+    """The kernel's count of dirty page-cache bytes waiting for writeback (Linux), or None."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"Dirty:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _syncfs_function():
@@ -149,7 +165,7 @@ class LocalStore(Store):
             raise self._fail("write", key, exc) from exc
         self._forget(path)
         if pending is not None:
-            pending[key] = path
+            pending[key] = (path, len(data))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -165,7 +181,7 @@ class LocalStore(Store):
             return
         key = next(iter(pending))
         try:
-            if _SYNCFS is not None and len(pending) >= SYNCFS_MIN_PUTS:
+            if _SYNCFS is not None and len(pending) >= SYNCFS_MIN_PUTS and self._others_dirty_few(pending):
                 fd = os.open(self.root, os.O_RDONLY)
                 try:
                     if _SYNCFS(fd) != 0:
@@ -174,7 +190,7 @@ class LocalStore(Store):
                 finally:
                     os.close(fd)
                 return
-            for key, path in pending.items():
+            for key, (path, _) in pending.items():
                 try:
                     fd = os.open(path, os.O_RDONLY)
                 except FileNotFoundError:
@@ -185,6 +201,11 @@ class LocalStore(Store):
                     os.close(fd)
         except OSError as exc:
             raise self._fail("sync", key, exc) from exc
+
+    @staticmethod
+    def _others_dirty_few(pending: dict) -> bool:
+        dirty = dirty_bytes()
+        return dirty is not None and dirty - sum(n for _, n in pending.values()) <= SYNCFS_MAX_OTHER_DIRTY
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hubfs.cli.mount import _token
+from hubfs.cli import options
 from hubfs.compute.schedulers import SCHEDULERS
 
 
@@ -20,21 +20,21 @@ def register(sub: "argparse._SubParsersAction") -> None:
                        description="List the datasets under the namespace root: all of them, a USER's, or "
                                    "those under another ROOT (a folder or url).")
     p.add_argument("where", nargs="?", metavar="ROOT|USER", help="a user name or a root url (default: the root)")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the root's store")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    options.add_token(p, "the root's store")
+    options.add_json(p)
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("copy", help="copy a dataset to another url (any store to any store)")
     p.add_argument("src", help="dataset url or user/name")
     p.add_argument("dst", help="url or user/name where nothing is stored yet")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the source store")
-    p.add_argument("--dst-token", metavar="FILE", help="JSON credentials file for the destination store")
+    options.add_token(p, "the source store")
+    options.add_token(p, "the destination store", "--dst-token")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_copy)
 
     p = sub.add_parser("delete", help="delete a dataset from its store")
     p.add_argument("url")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    options.add_token(p, "the store")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_delete)
 
@@ -51,7 +51,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--num", type=int, default=-1, help="tfds: at most this many samples (default all)")
     p.add_argument("--data-dir", metavar="DIR", help="tfds: where TFDS keeps prepared data sets")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already at URL")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the destination store")
+    options.add_token(p, "the destination store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
 
@@ -61,7 +61,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
                                    "audio as .wav, the rest as .npy) and FOLDER/.hubfs/{schema,info}.json.")
     p.add_argument("url")
     p.add_argument("folder", help="a folder that does not exist yet or is empty")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    options.add_token(p, "the store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_export)
 
@@ -71,7 +71,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     from hubfs.dataset import namespace
 
-    found = namespace.datasets(args.where, _token(args.token))
+    found = namespace.datasets(args.where, options.token_file(args.token))
     if args.json:
         print(json.dumps([{"name": name, "length": length} for name, length in found]))
         return 0
@@ -84,8 +84,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_copy(args: argparse.Namespace) -> int:
     import hubfs
 
-    with hubfs.Dataset(args.src, mode="r", token=_token(args.token)) as src:
-        out = src.copy(args.dst, token=_token(args.dst_token), progress=_progress(args))
+    with hubfs.Dataset(args.src, mode="r", token=options.token_file(args.token)) as src:
+        out = src.copy(args.dst, token=options.token_file(args.dst_token), progress=_progress(args))
         print(f"copied {len(out)} samples to {out.url}")
         out.close()
     return 0
@@ -94,7 +94,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     import hubfs
 
-    ds = hubfs.Dataset(args.url, mode="r+", token=_token(args.token))
+    ds = hubfs.Dataset(args.url, mode="r+", token=options.token_file(args.token))
     if not args.yes:
         if not sys.stdin.isatty():
             print("hubfs: error: refusing to delete without --yes (no terminal to ask)", file=sys.stderr)
@@ -124,7 +124,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     import hubfs
     from hubfs.errors import DatasetNotFoundError
 
-    token = _token(args.token)
+    token = options.token_file(args.token)
     if not args.overwrite:
         try:
             hubfs.Dataset(args.url, mode="r", token=token).close()
@@ -147,7 +147,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from hubfs.fuse.mount import open_dataset
 
     url, version = split_address(args.url)
-    ds, commit = open_dataset(url, True, None, _token(args.token), version)
+    ds, commit = open_dataset(url, True, None, options.token_file(args.token), version)
     with ds:
         done = export(ds, args.folder, progress=_progress(args), commit=commit)
     print(f"exported {done.samples} samples ({done.files} files, {done.nbytes} bytes) to {args.folder}")

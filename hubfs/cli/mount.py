@@ -7,6 +7,7 @@ import os
 import re
 import sys
 
+from hubfs.cli import options
 from hubfs.errors import ConfigError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -36,7 +37,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
                    help="refuse every write with EROFS; repeated reads come from the page cache (for training)")
     p.add_argument("--foreground", action="store_true", help="serve in this process until unmounted or ^C")
     p.add_argument("--cache", type=parse_size, metavar="SIZE", help="dataset cache size, e.g. 256M (default 64M)")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    options.add_token(p, "the store")
     p.add_argument("--layout", choices=("samples", "classes"), default="samples",
                    help="samples (default): <index>/<tensor>.<ext>; classes: <class>/<index>.<ext>, one folder per "
                         "class as torchvision's ImageFolder reads it")
@@ -57,23 +58,14 @@ def register(sub: "argparse._SubParsersAction") -> None:
 
     p = sub.add_parser("status", help="what a mount serves: dataset, mode, version, pending writes, recent refusals")
     p.add_argument("mountpoint")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    options.add_json(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("info", help="describe a dataset: length, version, tensors, their files in a mount")
     p.add_argument("url", help="dataset url or user/name, @BRANCH or @COMMIT for a version")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    options.add_token(p, "the store")
+    options.add_json(p)
     p.set_defaults(func=cmd_info)
-
-
-def _token(path: str | None) -> str | None:
-    if path is None:
-        return None
-    path = os.path.abspath(os.path.expanduser(path))
-    if not os.path.isfile(path):
-        raise ConfigError(f"token file {path!r} does not exist")
-    return path
 
 
 def version_line(version: dict) -> str:
@@ -95,7 +87,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
         layout = {k: v for k, v in class_options.items() if v is not None}
     elif any(v is not None for v in class_options.values()):
         raise ConfigError("--image, --label, --split and --split-at need --layout classes")
-    pid = mount(args.url, args.mountpoint, read_only=args.read_only, cache=args.cache, token=_token(args.token),
+    pid = mount(args.url, args.mountpoint, read_only=args.read_only, cache=args.cache, token=options.token_file(args.token),
                 foreground=args.foreground, layout=layout)
     if not args.foreground:
         print(f"mounted {args.url} on {args.mountpoint} (process {pid}); `hubfs unmount {args.mountpoint}` to stop")
@@ -155,7 +147,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from hubfs.fuse.view import View
 
     url, version = split_address(args.url)
-    ds, commit = open_dataset(url, True, None, _token(args.token), version)
+    ds, commit = open_dataset(url, True, None, options.token_file(args.token), version)
     view = View(ds, commit=commit)
     try:
         info = view.info()

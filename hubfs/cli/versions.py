@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hubfs.cli.mount import _token
+from hubfs.cli import options
 from hubfs.errors import VersionError
 
 _AT = "dataset url or user/name; @BRANCH or @COMMIT names a version (default: the master branch)"
@@ -21,8 +21,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
                        description="Print the commits behind URL's version (the master branch's head, or "
                                    "URL@BRANCH / URL@COMMIT), newest first, as Hub's log() prints them.")
     p.add_argument("url", help=_AT)
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
-    p.add_argument("--json", action="store_true", help="print JSON: one object per commit")
+    options.add_token(p, "the store")
+    options.add_json(p, "print JSON: one object per commit")
     p.set_defaults(func=cmd_log)
 
     p = sub.add_parser("commit", help="save a branch's current state as a commit; prints its id",
@@ -32,7 +32,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
                                    "of it: unmount first).")
     p.add_argument("url", help="dataset url or user/name; @BRANCH commits another branch")
     p.add_argument("-m", "--message", default="", help="the commit message")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    options.add_token(p, "the store")
     p.set_defaults(func=cmd_commit)
 
     p = sub.add_parser("checkout", help="check that a version exists (or create a branch); prints its id",
@@ -44,7 +44,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("url", help=_AT + "; where a new branch starts")
     p.add_argument("address", help="a branch name or a commit id")
     p.add_argument("--create", action="store_true", help="create the branch ADDRESS when there is none")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    options.add_token(p, "the store")
     p.set_defaults(func=cmd_checkout)
 
     p = sub.add_parser("diff", help="which samples of which tensors differ between two versions",
@@ -55,7 +55,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("url", help="dataset url or user/name")
     p.add_argument("a", help="a branch name or a commit id")
     p.add_argument("b", help="a branch name or a commit id")
-    p.add_argument("--token", metavar="FILE", help="JSON credentials file for the store")
+    options.add_token(p, "the store")
     p.add_argument("--json", action="store_true",
                    help='print JSON: {"length": [a, b], "added": [...], "removed": [...], "changed": {tensor: [i, ...]}}')
     p.set_defaults(func=cmd_diff)
@@ -64,7 +64,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
 def cmd_log(args: argparse.Namespace) -> int:
     import hubfs
 
-    with hubfs.Dataset(args.url, mode="r", token=_token(args.token)) as ds:
+    with hubfs.Dataset(args.url, mode="r", token=options.token_file(args.token)) as ds:
         if args.json:
             print(json.dumps([record.info() for record in ds.history()], indent=2))
         else:
@@ -77,7 +77,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
     from hubfs.dataset.dataset import split_address
     from hubfs.fuse.mount import resolve_address
 
-    token = _token(args.token)
+    token = options.token_file(args.token)
     url, address = split_address(args.url)
     if address is not None and resolve_address(url, token, address).commit is not None:
         raise VersionError(f"{address} is a commit, which never changes: commit on a branch (URL@BRANCH)")
@@ -92,7 +92,7 @@ def cmd_checkout(args: argparse.Namespace) -> int:
     from hubfs.errors import AddressNotFound
     from hubfs.fuse.mount import resolve_address
 
-    token = _token(args.token)
+    token = options.token_file(args.token)
     url, start = split_address(args.url)
     try:
         print(resolve_address(url, token, args.address).commit_id)
@@ -108,7 +108,7 @@ def cmd_checkout(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from hubfs.dataset.versions import diff
 
-    found = diff(args.url, args.a, args.b, token=_token(args.token))
+    found = diff(args.url, args.a, args.b, token=options.token_file(args.token))
     if args.json:
         print(json.dumps(found))
         return 0

@@ -352,6 +352,11 @@ class ChunkedArray(_Array):
                 self._missing(c, f"chunk {c} ({self.samples(c)})")
                 dests[c][...] = 0
 
+    def check_writable(self, i: int) -> None:
+        """CorruptionError now, before anything changes, when sample ``i``'s chunk is one this array wrote
+        and it is missing or unreadable (a write keeps the chunk's other samples)."""
+        self.chunk(i // self.chunk_len)
+
     def set(self, i: int, value) -> None:
         c, o = divmod(i, self.chunk_len)
         arr = self.chunk(c)
@@ -681,6 +686,12 @@ class SampleArray(_Array):
             return None if data is None else len(data)
         off, n = self.index(s)[o]
         return None if int(off) == layout.EMPTY else int(n) - 8 - layout.CRC_NBYTES * self.checksummed()
+
+    def check_writable(self, i: int) -> None:
+        """CorruptionError now, before anything changes, when sample ``i``'s shard is one this array wrote
+        and it is missing or its index unreadable: writing the shard keeps its other samples, so a write
+        into it would otherwise fail every later flush."""
+        self.index(i // self.shard_len)
 
     def set(self, i: int, data: bytes | None) -> None:
         """Set (or with None, remove) sample ``i``; written with its shard on flush or eviction."""

@@ -156,7 +156,9 @@ class TensorEngine:
         value = self.coerce(i, value)
         if isinstance(value, np.ndarray) and isinstance(given, np.ndarray) and np.may_share_memory(value, given):
             value = value.copy()
+        self.data.check_writable(i)
         if self.chunked:
+            self.present.check_writable(i)
             return value, None
         try:
             if self.type.is_text:
@@ -191,6 +193,7 @@ class TensorEngine:
         if decoded.dtype != self.type.dtype:
             raise SampleError(self.key, i, f"image holds {decoded.dtype} pixels, the tensor {self.type.dtype}")
         value = self.coerce(i, decoded)
+        self.data.check_writable(i)
         self._store_sample(i, bytes(data), value)
 
     def _store_sample(self, i: int, data: bytes, value: Any) -> None:

@@ -324,3 +324,26 @@ def test_arrays_without_a_record_read_a_missing_chunk_as_before(tmp_path):
     with hubfs.Dataset(path, mode="r") as ds:
         assert not ds.has_value("x", 9)
         assert same(ds["x", 16].compute(), LAYOUTS["png"][1](16))
+
+
+@pytest.mark.parametrize("layout", ["chunked", "png"])
+def test_a_write_into_a_missing_chunk_or_shard_fails_at_once_and_later_flushes_still_work(tmp_path, layout, capfd):
+    """Writing a chunk or shard keeps its other samples, so a write into one that went missing cannot be
+    flushed: it is refused when made (naming tensor, samples and object), and the rest of the work saves."""
+    path = str(tmp_path / "ds")
+    write(path, layout)
+    value = LAYOUTS[layout][1]
+    key = "x/data/c/1" + ("/0" if layout == "chunked" else "")  # samples 8..15
+    os.unlink(os.path.join(path, key))
+    with hubfs.Dataset(path, mode="r+") as ds:
+        with pytest.raises(CorruptionError) as err:
+            ds["x", 9] = value(100)
+        assert err.value.key == key and "samples 8..15" in str(err.value)
+        ds["x", 17] = value(117)  # another chunk or shard: written, and the flush works
+        ds.flush()
+        ds["x", 18] = value(118)
+    capfd.readouterr()
+    with hubfs.Dataset(path, mode="r") as ds:
+        assert same(ds["x", 17].compute(), value(117)) and same(ds["x", 18].compute(), value(118))
+        with pytest.raises(CorruptionError):
+            ds["x", 9].compute()

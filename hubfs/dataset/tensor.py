@@ -72,7 +72,7 @@ class TensorEngine:
         """The value of sample ``i`` (the empty value when it has none); the caller may modify it."""
         if self.chunked:
             value = self.data.get(i)
-            return value.copy() if type(value) is np.ndarray else value  # a numpy scalar is immutable
+            return value if type(value) is not np.ndarray else value.copy()  # a numpy scalar is immutable
         ckey = ("s", self.key, i)
         value = self.cache.get(ckey)
         if value is None:

@@ -174,6 +174,8 @@ class TensorView(_Lazy):
 class DatasetView(_Lazy):
     """Some samples of a dataset (one when ``scalar``), over all tensors or those under ``prefix``."""
 
+    __slots__ = ("ds", "_indices", "scalar", "prefix", "lazy")
+
     def __init__(self, ds: Source, indices: Any, scalar: bool = False, prefix: str = "", lazy: bool = True):
         self.ds, self._indices, self.scalar, self.prefix, self.lazy = ds, indices, scalar, prefix, lazy
 

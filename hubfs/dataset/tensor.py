@@ -273,6 +273,13 @@ class TensorEngine:
                 values = [i for i in range(length, edge_end) if self.has_value(i)]
             for i in values:
                 self.clear(i)
+            c, o = divmod(length, self.data.chunk_len)
+            if self.chunked and o and self.data.chunk(c)[o:].any():
+                # Data past the length without its marks (its chunk was evicted before the crash, the
+                # mask's was not): it would read back if the dataset grew again.
+                found.append(f"{self.data.key_of(length)} held values past the committed length {length} "
+                             f"without their present marks (a writer stopped before committing): cleared")
+                self.data.truncate(length, (c + 1) * self.data.chunk_len)
         except CorruptionError:
             pass  # the edge chunk is missing (reported above): nothing of it is left to clear
         return found

@@ -188,3 +188,30 @@ def test_kill_9_between_shape_and_data_write_backs_leaves_old_or_new_value(tmp_p
     for i in range(1, 200):
         np.testing.assert_array_equal(ds["dyn", i].compute(), np.full((32, 32), i % 250))
     ds.close()
+
+
+def test_values_a_crash_left_past_the_length_without_their_marks_do_not_come_back(tmp_path, capfd):
+    """A writer evicted a data chunk holding samples past the committed length, and died before the mask
+    chunk that marks them was written: its recovery clears them, so growing the dataset shows empty samples."""
+    from hubfs.codecs import registry
+    from hubfs.dataset import layout
+    from hubfs.schema import Tensor
+
+    path = str(tmp_path / "ds")
+    with hubfs.Dataset(path, mode="w", shape=(10,), schema={"x": Tensor((2,), "int32", chunks=8)}) as ds:
+        ds["x", 0:10] = np.arange(20, dtype="int32").reshape(10, 2)
+    # Chunk 1 (samples 8..15) as the dead writer left it: samples 12 and 13 written, the mask not.
+    chunk = np.zeros((8, 2), "int32")
+    chunk[:2] = [[16, 17], [18, 19]]
+    chunk[4:6] = 99
+    key = os.path.join(path, "x", "data", "c", "1", "0")
+    with open(key, "wb") as f:
+        f.write(layout.with_crc(registry.get("lz4").encode_chunk(chunk)))
+    capfd.readouterr()
+    with hubfs.Dataset(path, mode="r+") as ds:
+        assert "past the committed length 10" in capfd.readouterr().err
+        ds.resize_shape(16)
+        assert ds["x", 12].compute().tolist() == [0, 0] and not ds.has_value("x", 12)
+        assert ds["x", 9].compute().tolist() == [18, 19]
+    with hubfs.Dataset(path, mode="r") as ds:
+        assert ds["x", 13].compute().tolist() == [0, 0] and ds["x", 8].compute().tolist() == [16, 17]

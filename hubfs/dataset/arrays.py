@@ -277,13 +277,11 @@ class ChunkedArray(_Array):
         arr[offsets] = self._frombuffer(raw, len(offsets))
         return offsets
 
-    def _decode(self, c: int, data: bytes) -> bytearray:
-        """Chunk ``c``'s raw bytes from its stored bytes: crc32c checked, decompressed (into the buffer the
-        cache keeps: one copy), size checked."""
+    def _decode(self, c: int, data: bytes, out: memoryview | None = None) -> bytearray | None:
+        """Chunk ``c``'s raw bytes from its stored bytes (``layout.decode_chunk``): into ``out``, or into the
+        buffer the cache keeps (one copy); a failure is a CorruptionError naming the chunk."""
         try:
-            if self.checksummed():
-                data = layout.strip_crc(data)
-            return self.codec.decode_chunk(data, self._nbytes)
+            return layout.decode_chunk(data, self.codec, self.checksummed(), self._nbytes, out)
         except CodecError as exc:
             raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
 
@@ -309,7 +307,7 @@ class ChunkedArray(_Array):
             c, o = divmod(i, self.chunk_len)
             n = min(self.chunk_len - o, stop - i)
             dest = out[i - start:i - start + n]
-            arr = self.cache.get(("c", self.path, c))
+            arr = self.cache.get(self._ckey(c))
             if arr is None and n == self.chunk_len and c not in self.deltas:
                 direct.append((c, dest))
             else:
@@ -330,11 +328,7 @@ class ChunkedArray(_Array):
                 if data is None:
                     absent.append(c)
                     continue
-                try:
-                    self.codec.decode_chunk_into(layout.strip_crc(data) if self.checksummed() else data,
-                                                 memoryview(dest).cast("B"))
-                except CodecError as exc:
-                    raise self.corrupt(f"chunk {c} ({self.samples(c)})", self._key(c), str(exc)) from exc
+                self._decode(c, data, memoryview(dest).cast("B"))
             return absent
 
         # Object-store requests wait on the network: four at a time. From a local store the work is memory
@@ -351,11 +345,6 @@ class ChunkedArray(_Array):
             for c in absent:
                 self._missing(c, f"chunk {c} ({self.samples(c)})")
                 dests[c][...] = 0
-
-    def check_writable(self, i: int) -> None:
-        """CorruptionError now, before anything changes, when sample ``i``'s chunk is one this array wrote
-        and it is missing or unreadable (a write keeps the chunk's other samples)."""
-        self.chunk(i // self.chunk_len)
 
     def set(self, i: int, value) -> None:
         c, o = divmod(i, self.chunk_len)

@@ -144,6 +144,18 @@ def samples_per_chunk(array_doc: bytes | None) -> int | None:
         return None
 
 
+def decode_chunk(data: bytes | memoryview, codec: Codec, checksummed: bool, nbytes: int,
+                 out: memoryview | None = None) -> bytearray | None:
+    """A stored chunk's raw bytes: its crc32c checked when it has one, then decompressed, into ``out``
+    when given (returning None) or a new writable buffer; CodecError when it fails or is not ``nbytes``."""
+    if checksummed:
+        data = strip_crc(data)
+    if out is None:
+        return codec.decode_chunk(data, nbytes)
+    codec.decode_chunk_into(data, out)
+    return None
+
+
 def mask_chunk(data: bytes | None, array_doc: bytes | None, codec: Codec) -> np.ndarray | None:
     """The marks of one stored chunk of a one-byte-a-sample array (a tensor's present mask), decoded as its
     ``zarr.json`` says; None when it is missing or does not decode. Small enough to compare whole."""
@@ -151,11 +163,10 @@ def mask_chunk(data: bytes | None, array_doc: bytes | None, codec: Codec) -> np.
     if data is None or size is None:
         return None
     try:
-        if array_checksummed(array_doc, "uint8", size):
-            data = strip_crc(data)
-        return np.frombuffer(codec.decode_chunk(data, size), dtype=np.uint8)
+        raw = decode_chunk(data, codec, array_checksummed(array_doc, "uint8", size), size)
     except CodecError:
         return None
+    return np.frombuffer(raw, dtype=np.uint8)
 
 
 def chunk_key(array: str, chunk: int, ndim: int) -> str:

@@ -156,10 +156,9 @@ class TensorEngine:
         value = self.coerce(i, value)
         if isinstance(value, np.ndarray) and isinstance(given, np.ndarray) and np.may_share_memory(value, given):
             value = value.copy()
-        self.data.check_writable(i)
-        if self.chunked:
-            self.present.check_writable(i)
+        if self.chunked:  # a write loads its chunk (raising for a lost one) before it changes anything
             return value, None
+        self.data.check_writable(i)
         try:
             if self.type.is_text:
                 data = self.codec.compress(value.encode("utf-8")) if value else b""
@@ -251,11 +250,10 @@ class TensorEngine:
         """Remove what a crash may have left past the committed ``length``: values in the edge chunk and
         whole chunks or shards beyond it (written by eviction before the length that covers them).
         Returns what it found: those objects, and objects the arrays record as written that are missing."""
-        found, edge_end = [], length
+        found = []
         for arr in (self.data, self.present):
             if arr is not None:
                 per = arr.chunk_len
-                edge_end = max(edge_end, -(-length // per) * per)
                 last = -(-length // per) - 1
                 present = arr.chunk_numbers()
                 found += [f"{key} is missing (its array records it as written; its samples raise "
@@ -266,20 +264,19 @@ class TensorEngine:
                                      f"by a writer that stopped before committing: removed")
                         arr.truncate(c * per, (c + 1) * per)
         try:
-            if self.chunked:  # the present marks say which: one read of the mask's edge chunk
-                marks = self.present.get_range(length, edge_end) if edge_end > length else ()
-                values = [length + int(k) for k in np.flatnonzero(marks)]
+            if self.chunked:
+                # Zero the edge chunks' tails past the length, where anything is left there: marked values
+                # and values whose marks never reached the store (the data chunk evicted, the mask's not).
+                for arr in (self.data, self.present):
+                    c, o = divmod(length, arr.chunk_len)
+                    if o and arr.chunk(c)[o:].any():
+                        found.append(f"{arr.key_of(length)} held values past the committed length {length} "
+                                     f"(a writer stopped before committing): cleared")
+                        arr.truncate(length, (c + 1) * arr.chunk_len)
             else:
-                values = [i for i in range(length, edge_end) if self.has_value(i)]
-            for i in values:
-                self.clear(i)
-            c, o = divmod(length, self.data.chunk_len)
-            if self.chunked and o and self.data.chunk(c)[o:].any():
-                # Data past the length without its marks (its chunk was evicted before the crash, the
-                # mask's was not): it would read back if the dataset grew again.
-                found.append(f"{self.data.key_of(length)} held values past the committed length {length} "
-                             f"without their present marks (a writer stopped before committing): cleared")
-                self.data.truncate(length, (c + 1) * self.data.chunk_len)
+                for i in range(length, -(-length // self.data.shard_len) * self.data.shard_len):
+                    if self.has_value(i):
+                        self.clear(i)
         except CorruptionError:
             pass  # the edge chunk is missing (reported above): nothing of it is left to clear
         return found

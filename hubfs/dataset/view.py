@@ -208,8 +208,8 @@ class DatasetView(_Lazy):
             yield DatasetView(self.ds, i, True, self.prefix, self.lazy)
 
     def _sub(self, item: Any) -> "TensorView | DatasetView":
-        if isinstance(item, str):  # a tensor's name, without parsing
-            full = self.prefix + item.strip("/")
+        if type(item) is str:  # a tensor's name (sample["image"]: a scan's every call), without parsing
+            full = self.prefix + (item.strip("/") if "/" in item else item)
             if self.ds.has_tensor(full):  # else a group, or nothing: the general path says which
                 return TensorView(self.ds, full, self._indices, self.scalar, (), self.lazy)
         sub = indexing.parse(item, one_sample=self.scalar)
@@ -229,11 +229,10 @@ class DatasetView(_Lazy):
         return DatasetView(self.ds, indices, scalar, full, self.lazy)
 
     def __getitem__(self, item: Any) -> Any:
-        if type(item) is str and self.ds.has_tensor(self.prefix + item):  # sample["image"]: a scan's every call
-            view = TensorView(self.ds, self.prefix + item, self._indices, self.scalar, (), self.lazy)
-            return view if self.lazy else view.compute()
         view = self._sub(item)
-        return view if isinstance(view, DatasetView) and view.prefix == self.prefix else self._maybe_compute(view)
+        if self.lazy or (type(view) is DatasetView and view.prefix == self.prefix):
+            return view
+        return view.compute()
 
     def __setitem__(self, item: Any, value: Any) -> None:
         self.ds.write_samples(self._sub(item).writes(value))

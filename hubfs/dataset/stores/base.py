@@ -21,7 +21,6 @@ Semantics every store keeps:
 from __future__ import annotations
 
 import contextlib
-
 import errno
 import hashlib
 from abc import ABC, abstractmethod

@@ -5,9 +5,10 @@ Builds a 10k-sample MNIST-like dataset (28x28 PNG + label), writes the same file
 into a tar, mounts hubfs (writable, and --read-only) and the tar (ratarmount, installed from PyPI into this
 venv if missing), then times: reading every small file (unbuffered, and again with Python's default
 buffered open), `ls -lR`, `ls -l` of the root, and the throughput of reading large images (1024x1024x3
-PNGs, also in all three forms). Every figure is the median of the passes after the first (warm: the data is in each system's caches). The first pass is cold: each form is mounted
-anew (a new process) right after the OS page cache was dropped (echo 3 > /proc/sys/vm/drop_caches, as
-root; where that is refused the output says "NOT cold"). ratarmount's index is built before any timing.
+PNGs, also in all three forms). Every figure is the median of the passes after the first (warm: the
+data is in each system's caches). The first pass is cold: each form is mounted anew (a new process) right
+after the OS page cache was dropped (echo 3 > /proc/sys/vm/drop_caches, as root; where that is refused
+the output says "NOT cold"). ratarmount's index is built before any timing.
 Targets (issue 7) are printed as met/MISSED.
 
 ratarmount runs at its best documented settings for repeated reads of an unchanging archive: `-o
